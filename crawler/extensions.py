@@ -1,0 +1,60 @@
+"""Crawl progress as JSON lines on stdout, read by the `claimwatch crawl` parent process."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from twisted.internet import task
+
+
+class CrawlProgress:
+    """Every ``CLAIMWATCH_PROGRESS_INTERVAL`` seconds: {"done", "queued", "errors"} on stdout."""
+
+    def __init__(self, crawler: Crawler, interval: float) -> None:
+        self.crawler = crawler
+        self.interval = interval
+        self.done = 0
+        self.errors = 0
+        self.loop: task.LoopingCall | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CrawlProgress:
+        extension = cls(crawler, crawler.settings.getfloat("CLAIMWATCH_PROGRESS_INTERVAL", 0.5))
+        crawler.signals.connect(extension.opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.closed, signal=signals.spider_closed)
+        crawler.signals.connect(extension.stored, signal=signals.item_scraped)
+        return extension
+
+    def stored(self, item: Any, response: Any = None, spider: Any = None) -> None:
+        self.done += 1
+        if getattr(item, "error", None) or (getattr(item, "status", 200) or 0) >= 400:
+            self.errors += 1
+
+    def _queued(self) -> int:
+        engine = self.crawler.engine
+        if engine is None or engine._slot is None:
+            return 0
+        try:
+            return len(engine._slot.scheduler) + len(engine.downloader.active)  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001 - progress must never break a crawl
+            return 0
+
+    def emit(self, final: bool = False) -> None:
+        line = {"done": self.done, "queued": 0 if final else self._queued(), "errors": self.errors}
+        if final:
+            line["final"] = True
+        sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.flush()
+
+    def opened(self, spider: Any) -> None:
+        self.loop = task.LoopingCall(self.emit)
+        self.loop.start(self.interval, now=False)
+
+    def closed(self, spider: Any, reason: str) -> None:
+        if self.loop is not None and self.loop.running:
+            self.loop.stop()
+        self.emit(final=True)

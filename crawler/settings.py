@@ -1,0 +1,53 @@
+"""Scrapy settings for claimwatch crawls: polite by default.
+
+The claimwatch CLI starts one `scrapy crawl site` process per site and passes the database URL, data folder
+and contact address through the environment (CLAIMWATCH_DB, CLAIMWATCH_DATA, CLAIMWATCH_CONTACT).
+"""
+
+from __future__ import annotations
+
+import os
+
+BOT_NAME = "claimwatch"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+_CONTACT = os.environ.get("CLAIMWATCH_CONTACT", "claimwatch-operator@example.invalid")
+USER_AGENT = f"claimwatch/0.1 (+consumer-protection page monitor; contact: {_CONTACT})"
+
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_DELAY = 0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 30
+AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 5 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 0
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+CLAIMWATCH_RETRY_BACKOFF_BASE = 1.0  # seconds; doubles on every retry of the same request
+CLAIMWATCH_RETRY_BACKOFF_MAX = 30.0
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+HTTPCACHE_ENABLED = False
+LOG_LEVEL = "INFO"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+FEED_EXPORT_ENCODING = "utf-8"
+
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+}
+EXTENSIONS = {
+    "crawler.extensions.CrawlProgress": 500,
+}
+ITEM_PIPELINES = {
+    "pipelines.archive.ArchivePipeline": 100,
+    "pipelines.normalize.NormalizePipeline": 200,
+    "pipelines.extract.ExtractPipeline": 300,
+    "pipelines.store.StorePipeline": 400,
+}

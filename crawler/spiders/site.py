@@ -1,0 +1,132 @@
+"""The site spider: fetch a site's seeds, follow in-scope links up to max_pages, one PageItem per URL."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import scrapy
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+from twisted.internet.error import TimeoutError as TwistedTimeoutError
+from twisted.python.failure import Failure
+
+from crawler.items import PageItem
+from monitor.crawlplan import CrawlPlan, Seed
+from monitor.urls import canonical_url, in_scope, site_hosts
+
+_HREF = re.compile(r"""<a\s[^>]*?href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_SKIP_EXTENSIONS = re.compile(
+    r"\.(?:jpe?g|png|gif|webp|svg|ico|css|js|mjs|json|xml|zip|gz|mp[34]|mov|avi|woff2?|ttf)$", re.IGNORECASE
+)
+
+
+class SiteSpider(scrapy.Spider):
+    """Crawl one watched site as planned by ``monitor.crawlplan`` (``-a plan=PATH``)."""
+
+    name = "site"
+    # every status reaches the callback except redirects, which Scrapy follows
+    handle_httpstatus_list = [304, *range(400, 452), *range(500, 512)]
+
+    def __init__(self, plan: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.plan = CrawlPlan.from_json(Path(plan).read_text(encoding="utf-8"))
+        self.hosts = site_hosts(self.plan.start_urls)
+        self.allow = tuple(self.plan.allow)
+        self.seen: set[str] = set()
+        self.scheduled = 0
+
+    async def start(self) -> AsyncIterator[Any]:
+        for seed in self.plan.seeds:
+            request = self._request(seed.url, seed)
+            if request is not None:
+                yield request
+
+    def _request(self, url: str, seed: Seed | None = None) -> scrapy.Request | None:
+        if url in self.seen or self.scheduled >= self.plan.max_pages:
+            return None
+        self.seen.add(url)
+        self.scheduled += 1
+        headers: dict[str, str] = {}
+        if seed is not None and seed.last_sha256:
+            if seed.etag:
+                headers["If-None-Match"] = seed.etag
+            if seed.last_modified:
+                headers["If-Modified-Since"] = seed.last_modified
+        meta = {"claimwatch_url": url, "claimwatch_seed": seed}
+        return scrapy.Request(url, headers=headers, meta=meta, callback=self.parse, errback=self.failed,
+                              dont_filter=True)
+
+    def _item(self, url: str, **fields: Any) -> PageItem:
+        return PageItem(url=url, site=self.plan.site, run=self.plan.run_id,
+                        fetched_at=datetime.now(UTC), **fields)
+
+    def parse(self, response: Response) -> Iterator[Any]:
+        url: str = response.meta["claimwatch_url"]
+        headers = {key.decode("latin-1").lower(): response.headers.get(key, b"").decode("latin-1")
+                   for key in response.headers}
+        reasons = response.meta.get("redirect_reasons") or []
+        item = self._item(
+            url,
+            final_url=canonical_url(response.url),
+            status=response.status,
+            headers=headers,
+            body=response.body,
+            elapsed_ms=int(response.meta.get("download_latency", 0) * 1000),
+            redirect_status=reasons[0] if reasons and isinstance(reasons[0], int) else None,
+            not_modified=response.status == 304,
+            encoding=getattr(response, "encoding", None),
+        )
+        seed = response.meta.get("claimwatch_seed")
+        if seed is not None:
+            item.known_sha256, item.known_fingerprint = seed.last_sha256, seed.fingerprint
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        is_html = content_type in _HTML_TYPES or (not content_type and b"\0" not in response.body[:1024])
+        if response.status < 300 and not is_html:
+            item.skipped = f"not HTML ({content_type or 'unknown type'})"
+        yield item
+        if response.status == 200 and is_html and self.scheduled < self.plan.max_pages:
+            yield from self._follow(response)
+
+    def _follow(self, response: Response) -> Iterator[scrapy.Request]:
+        text = response.text if hasattr(response, "text") else response.body.decode("utf-8", "replace")
+        for match in _HREF.finditer(text):
+            href = html.unescape(match.group(1) or match.group(2) or match.group(3) or "").strip()
+            if not href or href.startswith(("#", "mailto:", "tel:", "javascript:", "data:")):
+                continue
+            try:
+                url = canonical_url(response.urljoin(href))
+            except ValueError:
+                continue
+            if url in self.seen or _SKIP_EXTENSIONS.search(url.split("?", 1)[0]):
+                continue
+            if not in_scope(url, self.hosts, self.allow):
+                continue
+            request = self._request(url)
+            if request is None:
+                if self.scheduled >= self.plan.max_pages:
+                    return
+                continue
+            yield request
+
+    def failed(self, failure: Failure) -> Iterator[Any]:
+        request = failure.request  # type: ignore[attr-defined]
+        if failure.check(IgnoreRequest):  # robots.txt disallowed: never fetched, never reported
+            return
+        url = request.meta.get("claimwatch_url", canonical_url(request.url))
+        message = failure.getErrorMessage() or failure.type.__name__
+        maxsize = self.settings.getint("DOWNLOAD_MAXSIZE")
+        if "maxsize" in message.lower() or "DOWNLOAD_MAXSIZE" in message or (
+            failure.type.__name__ in {"CancelledError", "DownloadCancelledError"} and maxsize
+        ):
+            message = f"response larger than DOWNLOAD_MAXSIZE ({maxsize} bytes): not stored"
+        elif failure.check(TwistedTimeoutError) or "timeout" in failure.type.__name__.lower():
+            message = f"timeout after {self.settings.getint('DOWNLOAD_TIMEOUT')} s"
+        else:
+            message = f"{failure.type.__name__}: {message}"
+        yield self._item(url, final_url=None, status=None, headers={}, body=None, error=message)

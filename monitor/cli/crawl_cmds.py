@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import sys
+import threading
+
+import click
+
+from monitor.cli.app import App, fail, pass_app
+from monitor.crawl import CrawlError, Progress, crawl_sites, enabled_site_names
+
+
+class LiveProgress:
+    """One status line per site, redrawn in place on a terminal."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.states: dict[str, Progress] = {}
+
+    def __call__(self, progress: Progress) -> None:
+        with self.lock:
+            self.states[progress.site] = Progress(progress.site, progress.done, progress.queued,
+                                                  progress.errors, progress.finished)
+            parts = [f"{p.site}: {p.done} done, {p.queued} queued, {p.errors} errors"
+                     for p in self.states.values()]
+            sys.stderr.write("\r\x1b[K" + " | ".join(parts))
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.states:
+            sys.stderr.write("\n")
+
+
+@click.command("crawl")
+@click.option("--site", "sites", multiple=True, help="Site to crawl (repeatable; default: all enabled sites).")
+@click.option("--parallel", type=click.IntRange(1, 32), default=None,
+              help="Sites crawled at once (default: CLAIMWATCH_MAX_PARALLEL or 2).")
+@pass_app
+def crawl_command(app: App, sites: tuple[str, ...], parallel: int | None) -> None:
+    """Crawl sites now: fetch, archive, extract and store, one subprocess per site.
+
+    Live progress on a terminal, one summary line per site otherwise (stderr). Exit status 1 when a
+    crawl failed.
+
+    \b
+    Example:
+      claimwatch crawl --site example-seller
+    """
+    sessions = app.sessions()
+    with sessions.begin() as session:
+        names = list(sites) or enabled_site_names(session)
+    if not names:
+        fail("no sites to crawl: add one with `claimwatch sites add` or `claimwatch sites import`")
+    live = LiveProgress() if sys.stderr.isatty() else None
+    try:
+        summaries = crawl_sites(sessions, app.settings, names, on_progress=live, parallel=parallel)
+    except CrawlError as exc:
+        fail(str(exc))
+    finally:
+        if live is not None:
+            live.close()
+    for summary in summaries:
+        click.echo(summary.line(), err=True)
+    failed = [s.site for s in summaries if s.status != "finished"]
+    if failed:
+        fail(f"crawl did not finish for: {', '.join(failed)} (see the logs named above)")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(crawl_command)

@@ -1,0 +1,200 @@
+"""On-demand crawls: one `scrapy crawl site` subprocess per site (a fresh reactor each time).
+
+The parent records the run, writes the crawl plan, starts the subprocess with the database URL in its
+environment, relays its progress, and records a crash as a failed run with the tail of its log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.config import Settings
+from monitor.crawlplan import plan_crawl
+from monitor.db import PROJECT_ROOT
+from monitor.models import CrawlRun, Site
+from monitor.runs import close_stale_runs, finish_run, start_run
+
+
+class CrawlError(RuntimeError):
+    pass
+
+
+@dataclass(slots=True)
+class Progress:
+    site: str
+    done: int = 0
+    queued: int = 0
+    errors: int = 0
+    finished: bool = False
+
+
+@dataclass(slots=True)
+class RunSummary:
+    site: str
+    run_id: int
+    status: str
+    pages: int = 0
+    new_snapshots: int = 0
+    changes: int = 0
+    errors: int = 0
+    log_path: str = ""
+    detail: str | None = None
+
+    def line(self) -> str:
+        text = (f"{self.site}: {self.status}, {self.pages} pages, {self.new_snapshots} new snapshots, "
+                f"{self.changes} changes, {self.errors} errors (run {self.run_id}, log {self.log_path})")
+        return text + (f": {self.detail}" if self.detail and self.status != "finished" else "")
+
+
+@dataclass(slots=True)
+class CrawlJob:
+    """Everything a crawl subprocess needs; built by ``prepare_crawl`` in the parent."""
+
+    site: str
+    run_id: int
+    plan_path: Path
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def prepare_crawl(sessions: sessionmaker[Session], settings: Settings, site_name: str) -> CrawlJob:
+    with sessions.begin() as session:
+        site = session.scalar(select(Site).where(Site.name == site_name))
+        if site is None:
+            raise CrawlError(f"no site named {site_name!r} (see `claimwatch sites list`)")
+        close_stale_runs(session, site.id)
+        run = start_run(session, site.id)
+        log_path = settings.log_dir / f"{site.name}-run{run.id}.log"
+        run.log_path = str(log_path)
+        plan = plan_crawl(session, site, run.id)
+    plan_path = plan.write(settings.data_dir / "runs" / f"run{plan.run_id}-plan.json")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update({
+        "SCRAPY_SETTINGS_MODULE": "crawler.settings",
+        "CLAIMWATCH_DB": settings.db_url,
+        "CLAIMWATCH_DATA": str(settings.data_dir),
+        "CLAIMWATCH_CONTACT": settings.contact,
+        "CLAIMWATCH_CHROMIUM": settings.chromium_path,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")])),
+    })
+    return CrawlJob(site_name, plan.run_id, plan_path, log_path, env)
+
+
+def crawl_command(job: CrawlJob, extra_settings: Sequence[str] = ()) -> list[str]:
+    command = [sys.executable, "-m", "scrapy", "crawl", "site", "-a", f"plan={job.plan_path}",
+               "-s", f"LOG_FILE={job.log_path}"]
+    for setting in extra_settings:
+        command += ["-s", setting]
+    return command
+
+
+def run_job(
+    sessions: sessionmaker[Session],
+    job: CrawlJob,
+    *,
+    on_progress: ProgressCallback | None = None,
+    extra_settings: Sequence[str] = (),
+    on_start: Callable[[subprocess.Popen[str]], None] | None = None,
+) -> RunSummary:
+    """Run one prepared crawl to the end and return its summary."""
+    process = subprocess.Popen(
+        crawl_command(job, extra_settings), env=job.env, cwd=str(PROJECT_ROOT), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    with sessions.begin() as session:
+        run = session.get(CrawlRun, job.run_id)
+        assert run is not None
+        run.pid = process.pid
+    if on_start is not None:
+        on_start(process)
+    progress = Progress(job.site)
+    stray: list[str] = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        try:
+            data = json.loads(line)
+        except ValueError:
+            stray.append(line.rstrip())
+            continue
+        if isinstance(data, dict) and "done" in data:
+            progress.done, progress.queued, progress.errors = data["done"], data["queued"], data["errors"]
+            progress.finished = bool(data.get("final"))
+            if on_progress is not None:
+                on_progress(progress)
+    code = process.wait()
+    detail = None
+    with sessions.begin() as session:
+        if code != 0:
+            detail = _failure_detail(code, job.log_path, stray)
+            status = "interrupted" if code in (-signal.SIGTERM, -signal.SIGINT) else "failed"
+            finish_run(session, job.run_id, status, detail)
+        else:
+            finish_run(session, job.run_id, "finished")
+        run = session.get(CrawlRun, job.run_id)
+        assert run is not None
+        return RunSummary(job.site, run.id, run.status, run.pages, run.new_snapshots, run.changes, run.errors,
+                          str(job.log_path), run.detail or detail)
+
+
+def _failure_detail(code: int, log_path: Path, stray: list[str]) -> str:
+    how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+    tail: list[str] = []
+    try:
+        tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
+    except OSError:
+        pass
+    lines = [f"crawl process {how}", *stray[-10:], *tail]
+    return "\n".join(lines)
+
+
+def crawl_sites(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    site_names: Sequence[str],
+    *,
+    on_progress: ProgressCallback | None = None,
+    parallel: int | None = None,
+) -> list[RunSummary]:
+    """Crawl several sites now, at most ``parallel`` at a time; summaries in the order given."""
+    jobs = [prepare_crawl(sessions, settings, name) for name in site_names]
+    results: dict[str, RunSummary] = {}
+    semaphore = threading.Semaphore(max(1, parallel or settings.max_parallel_crawls))
+    lock = threading.Lock()
+
+    def work(job: CrawlJob) -> None:
+        with semaphore:
+            try:
+                summary = run_job(sessions, job, on_progress=on_progress)
+            except Exception as exc:  # noqa: BLE001 - one site's failure must not lose the others
+                with sessions.begin() as session:
+                    finish_run(session, job.run_id, "failed", f"could not run the crawl: {exc!r}")
+                summary = RunSummary(job.site, job.run_id, "failed", log_path=str(job.log_path),
+                                     detail=f"could not run the crawl: {exc!r}")
+        with lock:
+            results[job.site] = summary
+
+    threads = [threading.Thread(target=work, args=(job,), name=f"crawl-{job.site}") for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [results[job.site] for job in jobs]
+
+
+def enabled_site_names(session: Session) -> list[str]:
+    return list(session.scalars(select(Site.name).where(Site.enabled.is_(True)).order_by(Site.name)))

@@ -1,0 +1,70 @@
+"""What one crawl of a site should fetch: its start URLs plus every known active page (so removed
+pages are re-checked), each with the validators of its last fetch for conditional requests."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from monitor.models import CrawlRun, Page, Site
+from monitor.urls import canonical_url
+
+
+@dataclass(frozen=True, slots=True)
+class Seed:
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_sha256: str | None = None
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlPlan:
+    site: str
+    site_id: int
+    run_id: int
+    start_urls: list[str]
+    allow: list[str]
+    max_pages: int
+    render_js: bool
+    seeds: list[Seed] = field(default_factory=list)
+    report_new_pages: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> CrawlPlan:
+        data: dict[str, Any] = json.loads(text)
+        data["seeds"] = [Seed(**seed) for seed in data.get("seeds", [])]
+        return cls(**data)
+
+    def write(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.to_json(), encoding="utf-8")
+        return path
+
+
+def plan_crawl(session: Session, site: Site, run_id: int) -> CrawlPlan:
+    """Seeds: start URLs first, then known pages that are not gone or moved."""
+    seeds: dict[str, Seed] = {canonical_url(url): Seed(canonical_url(url)) for url in site.start_urls}
+    pages = session.scalars(
+        select(Page).where(Page.site_id == site.id, Page.state.in_(("active", "error"))).order_by(Page.id)
+    )
+    for page in pages:
+        seeds[page.url] = Seed(page.url, page.etag, page.last_modified, page.last_sha256, page.fingerprint)
+    baseline_done = session.scalar(
+        select(exists().where(CrawlRun.site_id == site.id, CrawlRun.status == "finished",
+                              CrawlRun.id != run_id))
+    )
+    return CrawlPlan(
+        site=site.name, site_id=site.id, run_id=run_id, start_urls=list(site.start_urls),
+        allow=list(site.allow), max_pages=site.max_pages, render_js=site.render_js,
+        seeds=list(seeds.values()), report_new_pages=bool(baseline_done),
+    )

@@ -1,0 +1,163 @@
+"""The public JSON/CSV contracts: latest snapshot per page, and changes with events.
+
+Shapes (docs/json-contract.md):
+  {"pages": [{"url", "site", "fetched_at", "status", "sha256", "statements": [...], "findings": [...]}]}
+  {"changes": [{"url", "site", "change", "kind", "type", "before", "after", "severity", "detected_at"}],
+   "events": [{"url", "site", "event", "detail"}]}
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.models import Change, Event, Fetch, Page, Site, Snapshot, StatementRow
+from monitor.statements import SEVERITIES, severity_rank
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def export_pages(session: Session, site: str | None = None) -> dict[str, Any]:
+    """Every page's current snapshot with its statements (pages never stored successfully are left out)."""
+    query = (
+        select(Page, Site.name, Snapshot, Fetch)
+        .join(Site, Site.id == Page.site_id)
+        .join(Snapshot, Snapshot.id == Page.current_snapshot_id)
+        .join(Fetch, Fetch.id == Snapshot.fetch_id)
+        .order_by(Site.name, Page.url)
+    )
+    if site:
+        query = query.where(Site.name == site)
+    rows = session.execute(query).all()
+    snapshot_ids = [snapshot.id for _page, _name, snapshot, _fetch in rows]
+    statements: dict[int, list[dict[str, Any]]] = {sid: [] for sid in snapshot_ids}
+    for chunk_start in range(0, len(snapshot_ids), 500):
+        chunk = snapshot_ids[chunk_start:chunk_start + 500]
+        for row in session.scalars(select(StatementRow).where(StatementRow.snapshot_id.in_(chunk))
+                                   .order_by(StatementRow.snapshot_id, StatementRow.position)):
+            statements[row.snapshot_id].append({
+                "kind": row.kind, "type": row.type, "text": row.text, "severity": row.severity,
+                "attributes": row.attributes or {},
+            })
+    # the latest successful fetch tells when the page was last seen with this content
+    pages: list[dict[str, Any]] = []
+    for page, site_name, snapshot, first_fetch in rows:
+        latest = session.scalar(
+            select(Fetch).where(Fetch.page_id == page.id, Fetch.status.is_not(None), Fetch.status < 400)
+            .order_by(Fetch.id.desc()).limit(1)
+        ) or first_fetch
+        pages.append({
+            "url": page.url,
+            "site": site_name,
+            "fetched_at": _iso(latest.fetched_at),
+            "status": latest.status,
+            "sha256": latest.sha256 or first_fetch.sha256,
+            "statements": statements[snapshot.id],
+            "findings": list(snapshot.findings or []),
+        })
+    return {"pages": pages}
+
+
+CSV_COLUMNS = ("url", "site", "fetched_at", "status", "sha256", "position", "kind", "type", "severity", "text",
+               "attributes")
+
+
+def pages_to_csv(document: dict[str, Any]) -> str:
+    """One row per statement (a page with no statements still gets one row)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for page in document["pages"]:
+        base = [page["url"], page["site"], page["fetched_at"], page["status"], page["sha256"]]
+        if not page["statements"]:
+            writer.writerow([*base, "", "", "", "", "", ""])
+        for position, statement in enumerate(page["statements"]):
+            writer.writerow([*base, position, statement["kind"], statement["type"], statement["severity"],
+                             statement["text"], json.dumps(statement["attributes"], sort_keys=True)])
+    return out.getvalue()
+
+
+def query_changes(
+    session: Session,
+    *,
+    since: datetime | None = None,
+    site: str | None = None,
+    min_severity: str = "info",
+    kinds: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Changes and page events, oldest first, filtered as the `changes` command's options say."""
+    if min_severity not in SEVERITIES:
+        raise ValueError(f"unknown severity {min_severity!r} (one of {', '.join(SEVERITIES)})")
+    allowed = [level for level in SEVERITIES if severity_rank(level) >= severity_rank(min_severity)]
+    query = (
+        select(Change, Page.url, Site.name)
+        .join(Page, Page.id == Change.page_id)
+        .join(Site, Site.id == Change.site_id)
+        .where(Change.severity.in_(allowed))
+        .order_by(Change.detected_at, Change.id)
+    )
+    events_query = (
+        select(Event, Page.url, Site.name)
+        .join(Page, Page.id == Event.page_id)
+        .join(Site, Site.id == Event.site_id)
+        .order_by(Event.at, Event.id)
+    )
+    if since is not None:
+        query = query.where(Change.detected_at >= since)
+        events_query = events_query.where(Event.at >= since)
+    if site:
+        query = query.where(Site.name == site)
+        events_query = events_query.where(Site.name == site)
+    if kinds:
+        query = query.where(Change.kind.in_(list(kinds)))
+    changes = [
+        {
+            "url": url, "site": site_name, "change": change.change, "kind": change.kind, "type": change.type,
+            "before": change.before, "after": change.after, "severity": change.severity,
+            "detected_at": _iso(change.detected_at),
+            "before_type": change.before_type, "delta": change.delta or {}, "id": change.id,
+        }
+        for change, url, site_name in session.execute(query)
+    ]
+    events = [
+        {"url": url, "site": site_name, "event": event.event, "detail": event.detail, "at": _iso(event.at)}
+        for event, url, site_name in session.execute(events_query)
+    ]
+    return {"changes": changes, "events": events}
+
+
+def changes_table(document: dict[str, Any], width: int = 60) -> str:
+    """A readable fixed-width table of changes, then events."""
+
+    def cut(text: str | None) -> str:
+        text = " ".join((text or "").split())
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+    lines = []
+    header = f"{'SEVERITY':<8}  {'CHANGE':<8}  {'KIND/TYPE':<30}  {'SITE':<16}  URL"
+    lines.append(header)
+    for change in document["changes"]:
+        kind_type = f"{change['kind']}/{change['type']}"
+        lines.append(f"{change['severity']:<8}  {change['change']:<8}  {kind_type:<30}  {change['site']:<16}  "
+                     f"{change['url']}")
+        if change["before"]:
+            lines.append(f"{'':<10}- {cut(change['before'])}")
+        if change["after"]:
+            lines.append(f"{'':<10}+ {cut(change['after'])}")
+    if not document["changes"]:
+        lines.append("(no changes)")
+    if document["events"]:
+        lines.append("")
+        lines.append(f"{'EVENT':<10}  {'SITE':<16}  URL  DETAIL")
+        for event in document["events"]:
+            lines.append(f"{event['event']:<10}  {event['site']:<16}  {event['url']}  {cut(event['detail'])}")
+    return "\n".join(lines) + "\n"

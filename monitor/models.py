@@ -1,0 +1,280 @@
+"""SQLAlchemy 2 models: the evidence-grade history of every watched page.
+
+Every fetch is kept (the audit trail); raw bodies are stored once per SHA-256; a snapshot is created only
+when a page's extracted content changes; statements belong to snapshots; changes and events are what
+analysts are told about, each exactly once (``reported_at``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class Site(Base):
+    __tablename__ = "site"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    start_urls: Mapped[list[Any]]
+    allow: Mapped[list[Any]]
+    max_pages: Mapped[int] = mapped_column(Integer, default=50)
+    schedule: Mapped[str] = mapped_column(String(100), default="0 6 * * *")
+    render_js: Mapped[bool] = mapped_column(Boolean, default=False)
+    recipients: Mapped[list[Any]]
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    pages: Mapped[list[Page]] = relationship(back_populates="site", cascade="all, delete-orphan",
+                                             passive_deletes=True)
+
+
+class Page(Base):
+    __tablename__ = "page"
+    __table_args__ = (UniqueConstraint("site_id", "url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    state: Mapped[str] = mapped_column(String(16), default="active")  # active | gone | moved | error
+    moved_to: Mapped[str | None] = mapped_column(String(2048))
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    # validators of the last good fetch, sent back as If-None-Match / If-Modified-Since
+    etag: Mapped[str | None] = mapped_column(String(512))
+    last_modified: Mapped[str | None] = mapped_column(String(128))
+    last_sha256: Mapped[str | None] = mapped_column(String(64))
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    current_snapshot_id: Mapped[int | None] = mapped_column(
+        ForeignKey("snapshot.id", use_alter=True, ondelete="SET NULL")
+    )
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive error fetches
+    gone_count: Mapped[int] = mapped_column(Integer, default=0)  # consecutive 404/410 fetches
+
+    site: Mapped[Site] = relationship(back_populates="pages")
+
+
+class CrawlRun(Base):
+    __tablename__ = "crawl_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    # running | finished | failed | interrupted
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    pid: Mapped[int | None] = mapped_column(Integer)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    new_snapshots: Mapped[int] = mapped_column(Integer, default=0)
+    changes: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[str | None] = mapped_column(Text)
+    log_path: Mapped[str | None] = mapped_column(String(1024))
+
+
+class Body(Base):
+    """Raw response bytes, zlib-compressed, stored once per SHA-256 of the uncompressed bytes."""
+
+    __tablename__ = "body"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    compression: Mapped[str] = mapped_column(String(16), default="zlib")
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Fetch(Base):
+    """One attempt to fetch one page: the audit trail, kept for every request."""
+
+    __tablename__ = "fetch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("page.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_run.id", ondelete="SET NULL"), index=True)
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    final_url: Mapped[str | None] = mapped_column(String(2048))
+    status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    # unchanged | changed | new | not_modified | error | skipped
+    outcome: Mapped[str] = mapped_column(String(16), default="new")
+    content_type: Mapped[str | None] = mapped_column(String(255))
+    sha256: Mapped[str | None] = mapped_column(ForeignKey("body.sha256"))
+    bytes: Mapped[int | None] = mapped_column(BigInteger)
+    elapsed_ms: Mapped[int | None] = mapped_column(Integer)
+    etag: Mapped[str | None] = mapped_column(String(512))
+    last_modified: Mapped[str | None] = mapped_column(String(128))
+    warc_path: Mapped[str | None] = mapped_column(String(1024))
+    warc_offset: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Snapshot(Base):
+    """A distinct version of a page's content, created only when it changes."""
+
+    __tablename__ = "snapshot"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("page.id", ondelete="CASCADE"), index=True)
+    fetch_id: Mapped[int] = mapped_column(ForeignKey("fetch.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    statements_hash: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    extractor_version: Mapped[str] = mapped_column(String(32))
+    findings: Mapped[list[Any]]
+    screenshot_sha256: Mapped[str | None] = mapped_column(String(64))
+
+    statements: Mapped[list[StatementRow]] = relationship(
+        back_populates="snapshot", order_by="StatementRow.position", cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class StatementRow(Base):
+    __tablename__ = "statement"
+    __table_args__ = (Index("ix_statement_snapshot_position", "snapshot_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshot.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    type: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(Text)
+    attributes: Mapped[dict[str, Any]]
+    severity: Mapped[str] = mapped_column(String(8))
+    rule: Mapped[str] = mapped_column(String(200), default="")
+    matched: Mapped[list[Any]]
+
+    snapshot: Mapped[Snapshot] = relationship(back_populates="statements")
+
+
+class Change(Base):
+    __tablename__ = "change"
+    __table_args__ = (Index("ix_change_detected_at", "detected_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("page.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_run.id", ondelete="SET NULL"))
+    before_snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshot.id", ondelete="SET NULL"))
+    after_snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshot.id", ondelete="SET NULL"))
+    change: Mapped[str] = mapped_column(String(16))  # added | removed | modified
+    kind: Mapped[str] = mapped_column(String(16))
+    type: Mapped[str] = mapped_column(String(32))
+    before_type: Mapped[str | None] = mapped_column(String(32))
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(8))
+    delta: Mapped[dict[str, Any]]
+    inline: Mapped[list[Any]]
+    detected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reported_at: Mapped[datetime | None]
+
+
+class Event(Base):
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("page.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_run.id", ondelete="SET NULL"))
+    event: Mapped[str] = mapped_column(String(16))  # gone | error | moved | recovered
+    detail: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    reported_at: Mapped[datetime | None]
+
+
+class Outbox(Base):
+    """A rendered message on its way out: pending -> sent, retried with backoff, never sent twice."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16), default="digest")  # digest | alert | empty
+    subject: Mapped[str] = mapped_column(String(500))
+    recipients: Mapped[list[Any]]
+    message: Mapped[bytes] = mapped_column(LargeBinary)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+
+
+class SiteLease(Base):
+    """Who is crawling a site right now: one holder at a time, across processes."""
+
+    __tablename__ = "site_lease"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+class DaemonHeartbeat(Base):
+    __tablename__ = "daemon_heartbeat"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,226 @@
+"""HTML -> visible text as ordered blocks.
+
+Scripts, styles, templates, hidden elements and cookie banners are dropped; footers are kept (disclaimers
+live there) and marked ``region="footer"``. Inline markup is flattened, so ``<b>90</b>-day`` reads
+``90-day``; ``<br>`` becomes a newline inside the block's text. Uses lxml: this runs on every fetch.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+
+import lxml.html
+from lxml import etree
+
+from monitor.statements import Block
+
+_DROP_TAGS = frozenset(
+    {
+        "script", "style", "noscript", "template", "svg", "math", "iframe", "object", "embed", "canvas",
+        "head", "title", "meta", "link", "select", "option", "input", "textarea", "video", "audio", "map",
+    }
+)
+_BLOCK_TAGS = frozenset(
+    {
+        "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "section", "article",
+        "header", "footer", "nav", "aside", "main", "table", "tr", "td", "th", "thead", "tbody", "tfoot",
+        "dl", "dt", "dd", "figure", "figcaption", "caption", "form", "fieldset", "legend", "details",
+        "summary", "address", "pre", "hr", "center", "body", "html", "button", "label",
+    }
+)
+_REGION_TAGS = {"header": "header", "nav": "nav", "footer": "footer", "aside": "aside", "main": "main"}
+_REGION_ROLES = {"banner": "header", "navigation": "nav", "contentinfo": "footer", "complementary": "aside",
+                 "main": "main"}
+_TAG_CONTEXT = {
+    "blockquote": "blockquote", "li": "list", "table": "table", "h1": "heading", "h2": "heading",
+    "h3": "heading", "h4": "heading", "h5": "heading", "h6": "heading", "details": "faq", "dl": "list",
+    "figure": "figure", "sup": "footnote",
+}
+_CARD_TAGS = frozenset({"blockquote", "figure"})
+_WS = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+@cache
+def _attribute_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], tuple[tuple[str, re.Pattern[str]], ...]]:
+    hidden_style = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+    banner = re.compile(r"cookie|consent|gdpr|onetrust|cc-(?:window|banner)", re.IGNORECASE)
+    card = re.compile(r"testimonial|review|quote|card", re.IGNORECASE)
+    hints = (
+        ("testimonial", re.compile(r"testimonial|review|quote", re.IGNORECASE)),
+        ("faq", re.compile(r"\bfaq|accordion|question", re.IGNORECASE)),
+        ("guarantee", re.compile(r"guarantee|refund|money-?back|return", re.IGNORECASE)),
+        ("disclaimer", re.compile(r"disclaimer|disclosure|legal|fda", re.IGNORECASE)),
+        ("modal", re.compile(r"modal|popup|overlay", re.IGNORECASE)),
+        ("footnote", re.compile(r"footnote|fineprint|fine-print|small-print", re.IGNORECASE)),
+    )
+    return hidden_style, banner, card, hints
+
+
+def decode_html(body: bytes, encoding: str | None = None) -> str:
+    """Decode a response body: the given (header) encoding, else the page's meta charset, else UTF-8.
+
+    Undecodable bytes become U+FFFD rather than an error: broken pages still yield their text.
+    """
+    candidates = [encoding] if encoding else []
+    match = _META_CHARSET.search(body[:4096])
+    if match:
+        candidates.append(match.group(1).decode("ascii", "replace"))
+    candidates.append("utf-8")
+    for candidate in candidates:
+        try:
+            return body.decode(candidate or "utf-8", errors="replace")
+        except LookupError:
+            continue
+    return body.decode("utf-8", errors="replace")
+
+
+@dataclass(slots=True)
+class _Walker:
+    blocks: list[Block] = field(default_factory=list)
+    buffer: list[str] = field(default_factory=list)
+    groups: int = 0
+
+    def flush(self, tag: str, region: str, context: frozenset[str], group: int) -> None:
+        if not self.buffer:
+            return
+        raw = _ZERO_WIDTH.sub("", "".join(self.buffer))
+        self.buffer.clear()
+        lines = [" ".join(_WS.sub(" ", line).split()) for line in raw.split("\n")]
+        text = "\n".join(line for line in lines if line)
+        if text:
+            self.blocks.append(Block(text=text, tag=tag, region=region, context=context, group=group))
+
+
+def _is_hidden(element: etree._Element) -> bool:
+    hidden_style, banner, _card, _hints = _attribute_patterns()
+    attrib = element.attrib
+    if "hidden" in attrib or attrib.get("aria-hidden", "").lower() == "true":
+        return True
+    style = attrib.get("style")
+    if style and hidden_style.search(style):
+        return True
+    names = attrib.get("class", "") + " " + attrib.get("id", "")
+    if names.strip():
+        if banner.search(names):
+            return True
+        classes = names.split()
+        if "hidden" in classes or "d-none" in classes:
+            return True
+    return False
+
+
+def _walk(
+    element: etree._Element,
+    walker: _Walker,
+    tag: str,
+    region: str,
+    context: frozenset[str],
+    group: int,
+    in_card: bool = False,
+) -> None:
+    _hidden_style, _banner, card, hints = _attribute_patterns()
+    for child in element:
+        child_tag = child.tag
+        if not isinstance(child_tag, str):  # comments, processing instructions
+            if child.tail:
+                walker.buffer.append(child.tail)
+            continue
+        child_tag = child_tag.lower()
+        if child_tag in _DROP_TAGS or _is_hidden(child):
+            if child.tail:
+                walker.buffer.append(child.tail)
+            continue
+        if child_tag == "br":
+            walker.buffer.append("\n")
+            if child.tail:
+                walker.buffer.append(child.tail)
+            continue
+        if child_tag not in _BLOCK_TAGS:
+            if child_tag == "sup":
+                # footnote markers stay attached to the word they mark; the extractor folds them
+                pass
+            if child.text:
+                walker.buffer.append(child.text)
+            _walk(child, walker, tag, region, context, group, in_card)
+            if child.tail:
+                walker.buffer.append(child.tail)
+            continue
+        # a block element: close the text before it, walk it with its own context, close it
+        walker.flush(tag, region, context, group)
+        child_region = region
+        if child_tag in _REGION_TAGS:
+            child_region = _REGION_TAGS[child_tag]
+        role = child.get("role")
+        if role in _REGION_ROLES:
+            child_region = _REGION_ROLES[role]
+        names = (child.get("class", "") + " " + child.get("id", "")).strip()
+        if names and region == "main":
+            lowered = names.lower()
+            if "footer" in lowered:
+                child_region = "footer"
+            elif "sidebar" in lowered:
+                child_region = "aside"
+        child_context = context
+        extra = [_TAG_CONTEXT[child_tag]] if child_tag in _TAG_CONTEXT else []
+        if names:
+            extra.extend(hint for hint, pattern in hints if pattern.search(names))
+        if extra:
+            child_context = context | frozenset(extra)
+        # a class-named card (testimonial, review...) starts a group, innermost first; a bare
+        # blockquote or figure starts one only outside such a card, so quote and author stay together
+        child_group = group
+        if (names and card.search(names)) or (child_tag in _CARD_TAGS and not in_card):
+            walker.groups += 1
+            child_group = walker.groups
+        if child.text:
+            walker.buffer.append(child.text)
+        child_in_card = in_card or bool(names and card.search(names))
+        _walk(child, walker, child_tag, child_region, child_context, child_group, child_in_card)
+        walker.flush(child_tag, child_region, child_context, child_group)
+        if child.tail:
+            walker.buffer.append(child.tail)
+
+
+def parse_html(html: bytes | str, encoding: str | None = None) -> etree._Element | None:
+    """Parse a page into an lxml tree, or None when there is nothing to parse."""
+    text = decode_html(html, encoding) if isinstance(html, bytes) else html
+    text = _XML_DECL.sub("", text, count=1)
+    if not text.strip():
+        return None
+    try:
+        return lxml.html.document_fromstring(text)
+    except (etree.ParserError, ValueError):
+        return None
+
+
+def tree_to_blocks(root: etree._Element) -> list[Block]:
+    """Blocks of an already parsed tree (see ``html_to_blocks``)."""
+    walker = _Walker()
+    body = root.find("body")
+    start = body if body is not None else root
+    if start.text:
+        walker.buffer.append(start.text)
+    _walk(start, walker, "body", "main", frozenset(), -1)
+    walker.flush("body", "main", frozenset(), -1)
+    return walker.blocks
+
+
+def html_to_blocks(html: bytes | str, encoding: str | None = None) -> list[Block]:
+    """Visible text blocks of a page, in reading order.
+
+    >>> [b.text for b in html_to_blocks("<p>Hi <b>there</b></p><script>x()</script><footer>*FDA</footer>")]
+    ['Hi there', '*FDA']
+    """
+    root = parse_html(html, encoding)
+    return tree_to_blocks(root) if root is not None else []
+
+
+def iter_text(blocks: list[Block]) -> Iterator[str]:
+    """The block texts, for storing a snapshot's normalised text."""
+    return (block.text for block in blocks)

@@ -1,0 +1,56 @@
+"""Crawl runs: started, finished, failed or interrupted; stale runs of dead processes are closed."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.models import CrawlRun, utcnow
+
+
+def start_run(session: Session, site_id: int, log_path: str | None = None) -> CrawlRun:
+    run = CrawlRun(site_id=site_id, status="running", started_at=utcnow(), log_path=log_path,
+                   pages=0, new_snapshots=0, changes=0, errors=0)
+    session.add(run)
+    session.flush()
+    return run
+
+
+def finish_run(session: Session, run_id: int, status: str, detail: str | None = None,
+               at: datetime | None = None) -> None:
+    """Close a run once: a run already closed keeps its first status."""
+    run = session.get(CrawlRun, run_id)
+    if run is None or run.status != "running":
+        return
+    run.status = status
+    run.finished_at = at or utcnow()
+    if detail:
+        run.detail = detail[-4000:]
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def close_stale_runs(session: Session, site_id: int | None = None) -> int:
+    """Runs left 'running' by a process that no longer exists are recorded as interrupted."""
+    query = select(CrawlRun).where(CrawlRun.status == "running")
+    if site_id is not None:
+        query = query.where(CrawlRun.site_id == site_id)
+    closed = 0
+    for run in session.scalars(query):
+        if not pid_alive(run.pid):
+            finish_run(session, run.id, "interrupted", "the crawl process ended without closing the run")
+            closed += 1
+    return closed

@@ -1,0 +1,332 @@
+"""Storing one fetched page: one transaction per page, the fetch row always, a snapshot only on change.
+
+``store_page`` is the single place where a fetch becomes history: it classifies the fetch (new, changed,
+unchanged, not modified, reverted to a recent variant, error, gone, moved, skipped), keeps the raw body
+once per SHA-256, creates a snapshot only when the page's content changed, diffs its statements against
+the previous snapshot into ``change`` rows, and records page events. Outages never remove statements.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from monitor.diff import StatementChange, diff_statements
+from monitor.models import Body, Change, CrawlRun, Event, Fetch, Page, Snapshot, StatementRow
+from monitor.statements import Finding, Statement
+
+GONE_STATUSES = frozenset({404, 410})
+PERMANENT_REDIRECTS = frozenset({301, 308})
+
+
+@dataclass(slots=True)
+class FetchResult:
+    """What the crawler learnt about one URL (plain values; no Scrapy)."""
+
+    site_id: int
+    run_id: int | None
+    url: str  # canonical URL that was requested
+    fetched_at: datetime
+    final_url: str | None = None  # canonical URL after redirects
+    status: int | None = None
+    error: str | None = None
+    content_type: str | None = None
+    body: bytes | None = None
+    sha256: str | None = None
+    elapsed_ms: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    redirect_status: int | None = None  # first redirect's status when the request was redirected
+    skipped: str | None = None  # why the body was not analysed (non-HTML...)
+    warc_path: str | None = None
+    warc_offset: int | None = None
+
+
+@dataclass(slots=True)
+class PageContent:
+    """What normalisation and extraction made of the body (``statements`` None when not needed)."""
+
+    text: str
+    fingerprint: str
+    statements: list[Statement] | None = None
+    findings: list[Finding] = field(default_factory=list)
+    extractor_version: str = ""
+
+
+@dataclass(slots=True)
+class StoreOutcome:
+    outcome: str
+    page_id: int
+    snapshot_id: int | None = None
+    changes: int = 0
+    events: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoreRules:
+    error_threshold: int = 2
+    gone_threshold: int = 2
+    flap_history: int = 3
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def statements_hash(statements: Sequence[Statement]) -> str:
+    digest = hashlib.sha256()
+    for statement in statements:
+        digest.update(f"{statement.kind}\t{statement.type}\t{statement.key}\n".encode())
+    return digest.hexdigest()
+
+
+def row_to_statement(row: StatementRow) -> Statement:
+    return Statement(
+        kind=row.kind, type=row.type, text=row.text, key=row.key, severity=row.severity,
+        attributes=dict(row.attributes or {}), position=row.position, rule=row.rule,
+        matched=tuple(row.matched or ()),
+    )
+
+
+def snapshot_statements(session: Session, snapshot_id: int) -> list[Statement]:
+    rows = session.scalars(
+        select(StatementRow).where(StatementRow.snapshot_id == snapshot_id).order_by(StatementRow.position)
+    )
+    return [row_to_statement(row) for row in rows]
+
+
+def store_body(session: Session, sha256: str, body: bytes) -> None:
+    """Keep the raw bytes once per SHA-256 (an unchanged page costs no new body)."""
+    if session.get(Body, sha256) is None:
+        session.add(Body(sha256=sha256, size=len(body), compression="zlib", data=zlib.compress(body, 6)))
+        session.flush([])
+
+
+def load_body(session: Session, sha256: str) -> bytes | None:
+    body = session.get(Body, sha256)
+    if body is None:
+        return None
+    return zlib.decompress(body.data) if body.compression == "zlib" else body.data
+
+
+def _page(session: Session, site_id: int, url: str, seen_at: datetime) -> tuple[Page, bool]:
+    page = session.scalar(select(Page).where(Page.site_id == site_id, Page.url == url))
+    if page is not None:
+        return page, False
+    page = Page(site_id=site_id, url=url, first_seen=seen_at, last_seen=seen_at, state="active",
+                failures=0, gone_count=0)
+    session.add(page)
+    session.flush()
+    return page, True
+
+
+def _event(session: Session, page: Page, run_id: int | None, kind: str, detail: str, at: datetime) -> None:
+    session.add(Event(page_id=page.id, site_id=page.site_id, run_id=run_id, event=kind, detail=detail, at=at))
+
+
+def _bump_run(session: Session, run_id: int | None, **counts: int) -> None:
+    if run_id is None or not counts:
+        return
+    values = {name: getattr(CrawlRun, name) + amount for name, amount in counts.items() if amount}
+    if values:
+        session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(**values))
+
+
+def _change_row(page: Page, run_id: int | None, before_id: int | None, after_id: int,
+                change: StatementChange, at: datetime) -> Change:
+    return Change(
+        page_id=page.id, site_id=page.site_id, run_id=run_id, before_snapshot_id=before_id,
+        after_snapshot_id=after_id, change=change.change, kind=change.kind, type=change.type,
+        before_type=change.before_type, before=change.before, after=change.after, severity=change.severity,
+        delta=dict(change.delta), inline=[list(part) for part in change.inline], detected_at=at,
+    )
+
+
+def _recent_snapshots(session: Session, page_id: int, limit: int) -> list[Snapshot]:
+    return list(session.scalars(
+        select(Snapshot).where(Snapshot.page_id == page_id).order_by(Snapshot.id.desc()).limit(limit)
+    ))
+
+
+def _follow_move(session: Session, result: FetchResult, page: Page, at: datetime) -> Page:
+    """A permanent redirect: the old page is marked moved, its history continues under the new URL."""
+    assert result.final_url is not None
+    target, created = _page(session, page.site_id, result.final_url, at)
+    page.state = "moved"
+    page.moved_to = result.final_url
+    _event(session, page, result.run_id, "moved", f"{page.url} -> {result.final_url}", at)
+    if created or target.current_snapshot_id is None:
+        target.current_snapshot_id = page.current_snapshot_id
+        target.fingerprint = page.fingerprint
+        target.last_sha256 = page.last_sha256
+        target.first_seen = page.first_seen
+    return target
+
+
+def store_page(
+    session: Session,
+    result: FetchResult,
+    content: PageContent | None,
+    rules: StoreRules = StoreRules(),
+    *,
+    report_new_pages: bool = False,
+) -> StoreOutcome:
+    """Record one fetch and whatever follows from it, inside the caller's transaction.
+
+    ``content`` is None when the body was not analysed (errors, 304, non-HTML, unchanged body).
+    ``report_new_pages``: a page first seen after the site's baseline crawl reports its statements
+    as added; on the baseline crawl a new page is simply the starting point.
+    """
+    at = result.fetched_at
+    events: list[str] = []
+    moved = (
+        result.redirect_status in PERMANENT_REDIRECTS
+        and result.final_url is not None
+        and result.final_url != result.url
+        and result.status is not None
+        and result.status < 400
+    )
+    if moved:
+        assert result.final_url is not None
+        known = session.scalar(select(Page).where(Page.site_id == result.site_id, Page.url == result.url))
+        if known is not None and known.state != "moved":
+            page, created = _follow_move(session, result, known, at), False
+            events.append("moved")
+        else:  # a URL we never stored (or already know as moved): store under its new address
+            page, created = _page(session, result.site_id, result.final_url, at)
+    else:
+        page, created = _page(session, result.site_id, result.url, at)
+    fetch = Fetch(
+        page_id=page.id, run_id=result.run_id, fetched_at=at, final_url=result.final_url, status=result.status,
+        error=result.error, content_type=result.content_type, bytes=len(result.body) if result.body else None,
+        elapsed_ms=result.elapsed_ms, etag=result.etag, last_modified=result.last_modified,
+        warc_path=result.warc_path, warc_offset=result.warc_offset,
+    )
+    page.last_seen = at
+
+    gone = result.status in GONE_STATUSES
+    failed = result.error is not None or result.status is None or (result.status >= 400 and not gone)
+    if failed:
+        fetch.outcome = "error"
+        page.failures += 1
+        if page.failures == rules.error_threshold:
+            page.state = "error"
+            detail = result.error or f"HTTP {result.status}"
+            _event(session, page, result.run_id, "error",
+                   f"{detail} ({page.failures} consecutive failed fetches)", at)
+            events.append("error")
+        session.add(fetch)
+        _bump_run(session, result.run_id, pages=1, errors=1)
+        return StoreOutcome("error", page.id, events=tuple(events))
+
+    if gone:
+        fetch.outcome = "error"
+        page.gone_count += 1
+        page.failures = 0
+        if page.gone_count == rules.gone_threshold and page.state != "gone":
+            page.state = "gone"
+            _event(session, page, result.run_id, "gone",
+                   f"HTTP {result.status} on {page.gone_count} consecutive crawls", at)
+            events.append("gone")
+        session.add(fetch)
+        _bump_run(session, result.run_id, pages=1, errors=1)
+        return StoreOutcome("gone", page.id, events=tuple(events))
+
+    if page.state in {"error", "gone"}:
+        _event(session, page, result.run_id, "recovered", f"HTTP {result.status} after {page.state}", at)
+        events.append("recovered")
+    if page.state != "moved":
+        page.state = "active"
+    page.failures = 0
+    page.gone_count = 0
+
+    if result.not_modified:
+        fetch.outcome = "not_modified"
+        fetch.sha256 = page.last_sha256
+        session.add(fetch)
+        _bump_run(session, result.run_id, pages=1)
+        return StoreOutcome("not_modified", page.id, page.current_snapshot_id, events=tuple(events))
+
+    if result.skipped is not None or result.body is None:
+        fetch.outcome = "skipped"
+        fetch.error = result.skipped
+        session.add(fetch)
+        _bump_run(session, result.run_id, pages=1)
+        return StoreOutcome("skipped", page.id, page.current_snapshot_id, events=tuple(events))
+
+    if result.etag or result.last_modified:
+        page.etag, page.last_modified = result.etag, result.last_modified
+    sha = result.sha256 or sha256_hex(result.body)
+    fetch.sha256 = sha
+    if sha != page.last_sha256:
+        store_body(session, sha, result.body)
+    page.last_sha256 = sha
+    if content is None or (content.fingerprint == page.fingerprint and page.current_snapshot_id is not None):
+        fetch.outcome = "unchanged"
+        session.add(fetch)
+        _bump_run(session, result.run_id, pages=1)
+        return StoreOutcome("unchanged", page.id, page.current_snapshot_id, events=tuple(events))
+
+    history = _recent_snapshots(session, page.id, rules.flap_history + 1) if not created else []
+    previous = session.get(Snapshot, page.current_snapshot_id) if page.current_snapshot_id else None
+    for old in history:
+        if old.fingerprint == content.fingerprint and (previous is None or old.id != previous.id):
+            # the page flipped back to a variant seen recently (A/B test): no new snapshot, no changes
+            page.current_snapshot_id = old.id
+            page.fingerprint = old.fingerprint
+            fetch.outcome = "reverted"
+            session.add(fetch)
+            _bump_run(session, result.run_id, pages=1)
+            return StoreOutcome("reverted", page.id, old.id, events=tuple(events))
+
+    if content.statements is None:
+        raise ValueError("content changed but no statements were extracted")
+    session.add(fetch)
+    session.flush()
+    new_hash = statements_hash(content.statements)
+    snapshot = Snapshot(
+        page_id=page.id, fetch_id=fetch.id, created_at=at, fingerprint=content.fingerprint,
+        statements_hash=new_hash, text=content.text, extractor_version=content.extractor_version,
+        findings=[_finding_dict(finding) for finding in content.findings],
+    )
+    session.add(snapshot)
+    session.flush()
+    session.add_all(_statement_rows(snapshot.id, content.statements))
+
+    changes: list[StatementChange] = []
+    if previous is not None:
+        before = snapshot_statements(session, previous.id)
+        older = [snapshot_statements(session, old.id) for old in history if old.id != previous.id]
+        changes = diff_statements(before, content.statements, history=older[: rules.flap_history])
+    elif created and report_new_pages:
+        changes = diff_statements([], content.statements)
+    for change in changes:
+        session.add(_change_row(page, result.run_id, previous.id if previous else None, snapshot.id, change, at))
+    fetch.outcome = "new" if previous is None else "changed"
+    page.current_snapshot_id = snapshot.id
+    page.fingerprint = content.fingerprint
+    _bump_run(session, result.run_id, pages=1, new_snapshots=1, changes=len(changes))
+    return StoreOutcome(fetch.outcome, page.id, snapshot.id, len(changes), tuple(events))
+
+
+def _statement_rows(snapshot_id: int, statements: Sequence[Statement]) -> list[StatementRow]:
+    return [
+        StatementRow(
+            snapshot_id=snapshot_id, position=index, kind=s.kind, type=s.type, text=s.text, key=s.key,
+            attributes=dict(s.attributes), severity=s.severity, rule=s.rule, matched=list(s.matched),
+        )
+        for index, s in enumerate(statements)
+    ]
+
+
+def _finding_dict(finding: Finding) -> dict[str, Any]:
+    return {"code": finding.code, "severity": finding.severity, "detail": finding.detail,
+            "positions": list(finding.positions)}

@@ -1,0 +1,60 @@
+"""URL canonicalisation: one page is one row, whatever tracking parameters or fragments point at it."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+_TRACKING = re.compile(
+    r"^(?:utm_[a-z_]+|gclid|dclid|fbclid|msclkid|mc_cid|mc_eid|yclid|_ga|_gl|igshid|ref_src|"
+    r"srsltid|wbraid|gbraid|_hsenc|_hsmi|mkt_tok|oly_anon_id|oly_enc_id|vero_id|trk|clickid)$",
+    re.IGNORECASE,
+)
+_SLASHES = re.compile(r"/{2,}")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonical_url(url: str) -> str:
+    """Canonical form of a URL.
+
+    Lower-case scheme and host, no default port, no fragment, no tracking parameters (utm_*, gclid,
+    fbclid...), remaining query parameters sorted, duplicate slashes and dot segments folded.
+
+    >>> canonical_url("HTTP://Shop.Example:80//products//a.html?utm_source=x&b=2&a=1#top")
+    'http://shop.example/products/a.html?a=1&b=2'
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    netloc = host
+    if port and port != _DEFAULT_PORTS.get(scheme):
+        netloc = f"{host}:{port}"
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    path = _SLASHES.sub("/", parts.path or "/")
+    if "/." in path:
+        trailing = path.endswith("/")
+        path = posixpath.normpath(path)
+        if trailing and not path.endswith("/"):
+            path += "/"
+    path = quote(unquote(path), safe="/%:@!$&'()*+,;=-._~")
+    query_pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
+    query = urlencode(sorted(query_pairs))
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def in_scope(url: str, hosts: frozenset[str], allow: tuple[str, ...]) -> bool:
+    """Whether a canonical URL is on one of the site's hosts and under an allowed path prefix."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"}:
+        return False
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    if netloc not in hosts:
+        return False
+    return not allow or any(parts.path.startswith(prefix) for prefix in allow)
+
+
+def site_hosts(start_urls: list[str] | tuple[str, ...]) -> frozenset[str]:
+    return frozenset(urlsplit(canonical_url(url)).netloc for url in start_urls)

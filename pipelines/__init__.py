@@ -1,0 +1,1 @@
+"""Item pipelines: archive -> normalise -> extract -> store. Each calls into the core in `monitor/`."""
