@@ -13,6 +13,12 @@ SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 
 _CONTACT = os.environ.get("CLAIMWATCH_CONTACT", "claimwatch-operator@example.invalid")
+
+
+def _env_number(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
 USER_AGENT = f"claimwatch/0.1 (+consumer-protection page monitor; contact: {_CONTACT})"
 
 ROBOTSTXT_OBEY = True
@@ -20,16 +26,16 @@ CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_DELAY = 0
 AUTOTHROTTLE_ENABLED = True
-AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_START_DELAY = _env_number("CLAIMWATCH_THROTTLE_START_DELAY", 0.5)
 AUTOTHROTTLE_MAX_DELAY = 30
 AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
-DOWNLOAD_TIMEOUT = 30
-DOWNLOAD_MAXSIZE = 5 * 1024 * 1024
+DOWNLOAD_TIMEOUT = int(_env_number("CLAIMWATCH_DOWNLOAD_TIMEOUT", 30))
+DOWNLOAD_MAXSIZE = int(_env_number("CLAIMWATCH_DOWNLOAD_MAXSIZE", 5 * 1024 * 1024))
 DOWNLOAD_WARNSIZE = 0
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
-CLAIMWATCH_RETRY_BACKOFF_BASE = 1.0  # seconds; doubles on every retry of the same request
+CLAIMWATCH_RETRY_BACKOFF_BASE = _env_number("CLAIMWATCH_RETRY_BACKOFF_BASE", 1.0)  # seconds; doubles on every retry of the same request
 CLAIMWATCH_RETRY_BACKOFF_MAX = 30.0
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False

@@ -52,13 +52,26 @@ class CrawlPlan:
 
 
 def plan_crawl(session: Session, site: Site, run_id: int) -> CrawlPlan:
-    """Seeds: start URLs first, then known pages that are not gone or moved."""
+    """Seeds: start URLs first, then known pages that are not gone or moved.
+
+    Conditional requests (304 = unchanged, nothing parsed) are only safe after a crawl that finished:
+    a 304 page's links are not followed, so after an interrupted crawl every page is fetched in full
+    to rediscover the part of the site the interrupted crawl never reached.
+    """
+    previous = session.scalar(
+        select(CrawlRun.status).where(CrawlRun.site_id == site.id, CrawlRun.id != run_id)
+        .order_by(CrawlRun.id.desc()).limit(1)
+    )
+    conditional = previous == "finished"
     seeds: dict[str, Seed] = {canonical_url(url): Seed(canonical_url(url)) for url in site.start_urls}
     pages = session.scalars(
         select(Page).where(Page.site_id == site.id, Page.state.in_(("active", "error"))).order_by(Page.id)
     )
     for page in pages:
-        seeds[page.url] = Seed(page.url, page.etag, page.last_modified, page.last_sha256, page.fingerprint)
+        if conditional:
+            seeds[page.url] = Seed(page.url, page.etag, page.last_modified, page.last_sha256, page.fingerprint)
+        else:
+            seeds[page.url] = Seed(page.url, None, None, page.last_sha256, page.fingerprint)
     baseline_done = session.scalar(
         select(exists().where(CrawlRun.site_id == site.id, CrawlRun.status == "finished",
                               CrawlRun.id != run_id))

@@ -1,0 +1,82 @@
+"""Helpers for crawl tests: set up a site, crawl it through the real CLI, read back what was stored."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from click.testing import Result
+from sqlalchemy import func, select
+
+from monitor.db import make_engine, make_session_factory
+from monitor.models import Body, Change, CrawlRun, Event, Fetch, Page, Snapshot
+
+
+@dataclass
+class Counts:
+    pages: int
+    fetches: int
+    snapshots: int
+    bodies: int
+    changes: int
+    events: int
+
+
+def counts(db_url: str) -> Counts:
+    engine = make_engine(db_url)
+    try:
+        with make_session_factory(engine)() as session:
+            def n(model: type) -> int:
+                return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+            return Counts(n(Page), n(Fetch), n(Snapshot), n(Body), n(Change), n(Event))
+    finally:
+        engine.dispose()
+
+
+def page_urls(db_url: str) -> dict[str, str]:
+    """URL path (with query) -> page state."""
+    engine = make_engine(db_url)
+    try:
+        with make_session_factory(engine)() as session:
+            rows = session.execute(select(Page.url, Page.state)).all()
+    finally:
+        engine.dispose()
+    return {url.split("/", 3)[3] if url.count("/") >= 3 else url: state for url, state in rows}
+
+
+def fetches(db_url: str) -> list[Fetch]:
+    engine = make_engine(db_url)
+    try:
+        with make_session_factory(engine)() as session:
+            rows = list(session.scalars(select(Fetch).order_by(Fetch.id)))
+            for row in rows:
+                session.expunge(row)
+            return rows
+    finally:
+        engine.dispose()
+
+
+def runs(db_url: str) -> list[CrawlRun]:
+    engine = make_engine(db_url)
+    try:
+        with make_session_factory(engine)() as session:
+            rows = list(session.scalars(select(CrawlRun).order_by(CrawlRun.id)))
+            for row in rows:
+                session.expunge(row)
+            return rows
+    finally:
+        engine.dispose()
+
+
+def setup_site(run_cli: Callable[..., Result], db: str, name: str, url: str, *extra: str) -> None:
+    assert run_cli("init", db=db).exit_code == 0
+    result = run_cli("sites", "add", name, "--url", url, *extra, db=db)
+    assert result.exit_code == 0, result.stderr
+
+
+def crawl(run_cli: Callable[..., Result], db: str, *extra: str, ok: bool = True) -> Result:
+    result = run_cli("crawl", *extra, db=db)
+    if ok:
+        assert result.exit_code == 0, result.stderr + result.stdout
+    return result

@@ -1,0 +1,98 @@
+"""The watchlist: every bad input is one line naming the site and the field, and changes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+GOOD = """
+sites:
+  - name: example-seller
+    start_urls: ["https://shop.example/"]
+    allow: ["/products/", "/pages/"]
+    max_pages: 50
+    schedule: "0 6 * * *"
+    render_js: false
+    recipients: ["analyst@agency.example"]
+  - name: second-seller
+    start_urls: ["https://other.example/"]
+"""
+
+BAD = [
+    ("sites:\n  - name: a\n    start_urls: [https://x.example/\n", "malformed YAML at line"),
+    ("sites:\n  - name: ok\n    start_urls: ['https://x.example/']\n    colour: red\n", "site 'ok': field 'colour': unknown key"),
+    ("sites:\n  - start_urls: ['https://x.example/']\n", "site #1: field 'name': missing"),
+    ("sites:\n  - name: badurl\n    start_urls: ['ftp://x.example/']\n", "site 'badurl': field 'start_urls': not an http(s) URL"),
+    ("sites:\n  - name: nourl\n    start_urls: ['not a url']\n", "site 'nourl': field 'start_urls'"),
+    ("sites:\n  - name: badcron\n    start_urls: ['https://x.example/']\n    schedule: '61 * * * *'\n", "site 'badcron': field 'schedule'"),
+    ("sites:\n  - name: shortcron\n    start_urls: ['https://x.example/']\n    schedule: '0 6 * *'\n", "site 'shortcron': field 'schedule': expected 5 cron fields"),
+    ("sites:\n  - name: neg\n    start_urls: ['https://x.example/']\n    max_pages: -5\n", "site 'neg': field 'max_pages'"),
+    ("sites:\n  - name: zero\n    start_urls: ['https://x.example/']\n    max_pages: 0\n", "site 'zero': field 'max_pages'"),
+    ("sites:\n  - name: js\n    start_urls: ['https://x.example/']\n    render_js: maybe\n", "site 'js': field 'render_js'"),
+    ("sites:\n  - name: mail\n    start_urls: ['https://x.example/']\n    recipients: ['nobody']\n", "site 'mail': field 'recipients'"),
+    ("sites:\n  - name: prefix\n    start_urls: ['https://x.example/']\n    allow: ['products/']\n", "site 'prefix': field 'allow'"),
+    ("sites:\n  - name: dup\n    start_urls: ['https://x.example/']\n  - name: dup\n    start_urls: ['https://y.example/']\n", "site 'dup': field 'name': appears twice"),
+    ("just a string\n", "expected a mapping with a 'sites' list"),
+]
+
+
+def _names(run_cli, db: str) -> list[str]:
+    listed = run_cli("sites", "list", "--format", "json", db=db)
+    assert listed.exit_code == 0, listed.stderr
+    return [site["name"] for site in json.loads(listed.stdout)["sites"]]
+
+
+def test_import_is_an_upsert_by_name(run_cli, db_url: str, tmp_path: Path) -> None:
+    assert run_cli("init", db=db_url).exit_code == 0
+    watchlist = tmp_path / "watchlist.yaml"
+    watchlist.write_text(GOOD)
+    assert run_cli("sites", "import", str(watchlist), db=db_url).exit_code == 0
+    watchlist.write_text(GOOD.replace("max_pages: 50", "max_pages: 7"))
+    result = run_cli("sites", "import", str(watchlist), db=db_url)
+    assert result.exit_code == 0 and "0 added, 2 updated" in result.stderr
+    sites = json.loads(run_cli("sites", "list", "--format", "json", db=db_url).stdout)["sites"]
+    assert [(s["name"], s["max_pages"]) for s in sites] == [("example-seller", 7), ("second-seller", 50)]
+    assert sites[0]["allow"] == ["/products/", "/pages/"]
+    assert sites[1]["schedule"] == "0 6 * * *"  # the default: daily
+    assert run_cli("sites", "remove", "second-seller", db=db_url).exit_code == 0
+    assert _names(run_cli, db_url) == ["example-seller"]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD, ids=[m.split(":")[0] for _t, m in BAD])
+def test_bad_watchlist_is_one_line_and_writes_nothing(run_cli, sqlite_url: str, tmp_path: Path, text: str,
+                                                      message: str) -> None:
+    assert run_cli("init", db=sqlite_url).exit_code == 0
+    good = tmp_path / "good.yaml"
+    good.write_text("sites:\n  - name: earlier\n    start_urls: ['https://e.example/']\n")
+    assert run_cli("sites", "import", str(good), db=sqlite_url).exit_code == 0
+    # a bad entry after a valid one: the valid one must not be written either
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text if not text.startswith("sites:\n  - name:") or "dup" in text else
+                   "sites:\n  - name: fine\n    start_urls: ['https://f.example/']\n" + text[len("sites:\n"):])
+    result = run_cli("sites", "import", str(bad), db=sqlite_url)
+    assert result.exit_code != 0
+    error_lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(error_lines) == 1, result.stderr
+    assert message in error_lines[0]
+    assert _names(run_cli, sqlite_url) == ["earlier"]
+
+
+def test_sites_add_validates_like_import(run_cli, sqlite_url: str) -> None:
+    assert run_cli("init", db=sqlite_url).exit_code == 0
+    result = run_cli("sites", "add", "x", "--url", "https://x.example/", "--schedule", "every day", db=sqlite_url)
+    assert result.exit_code != 0 and "site 'x': field 'schedule'" in result.stderr
+    result = run_cli("sites", "add", "x", "--url", "https://x.example/", "--max-pages", "-1", db=sqlite_url)
+    assert result.exit_code != 0 and "field 'max_pages'" in result.stderr
+    assert _names(run_cli, sqlite_url) == []
+
+
+def test_unreachable_or_uninitialised_database_is_a_clear_error(run_cli, tmp_path: Path) -> None:
+    result = run_cli("sites", "list", db=f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert result.exit_code != 0 and "claimwatch init" in result.stderr
+    result = run_cli("sites", "list", db="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert result.exit_code != 0 and "cannot reach database" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = run_cli("sites", "list", db="not-a-url")
+    assert result.exit_code != 0 and "invalid database URL" in result.stderr
