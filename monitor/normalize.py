@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 import lxml.html
 from lxml import etree
@@ -40,8 +41,6 @@ _TAG_CONTEXT = {
     "figure": "figure", "sup": "footnote",
 }
 _CARD_TAGS = frozenset({"blockquote", "figure"})
-_WS = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
@@ -80,6 +79,10 @@ def decode_html(body: bytes, encoding: str | None = None) -> str:
     return body.decode("utf-8", errors="replace")
 
 
+_BR = "\x00"  # marks a <br> in the text buffer: never produced by the parser, not whitespace to str.split
+_ZERO_WIDTH_TABLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
 @dataclass(slots=True)
 class _Walker:
     blocks: list[Block] = field(default_factory=list)
@@ -89,24 +92,28 @@ class _Walker:
     def flush(self, tag: str, region: str, context: frozenset[str], group: int) -> None:
         if not self.buffer:
             return
-        raw = _ZERO_WIDTH.sub("", "".join(self.buffer))
+        raw = "".join(self.buffer)
         self.buffer.clear()
-        lines = [" ".join(_WS.sub(" ", line).split()) for line in raw.split("\n")]
-        text = "\n".join(line for line in lines if line)
+        if raw.isspace():
+            return
+        if _BR in raw:
+            text = "\n".join(line for line in (" ".join(part.split()) for part in raw.split(_BR)) if line)
+        else:
+            text = " ".join(raw.split())  # folds every Unicode space, &nbsp; included
+        if not text.isascii():
+            text = text.translate(_ZERO_WIDTH_TABLE)
         if text:
             self.blocks.append(Block(text=text, tag=tag, region=region, context=context, group=group))
 
 
-def _is_hidden(element: etree._Element) -> bool:
+def _is_hidden(attrib: Any, names: str) -> bool:
     hidden_style, banner, _card, _hints = _attribute_patterns()
-    attrib = element.attrib
     if "hidden" in attrib or attrib.get("aria-hidden", "").lower() == "true":
         return True
     style = attrib.get("style")
     if style and hidden_style.search(style):
         return True
-    names = attrib.get("class", "") + " " + attrib.get("id", "")
-    if names.strip():
+    if names:
         if banner.search(names):
             return True
         classes = names.split()
@@ -125,66 +132,75 @@ def _walk(
     in_card: bool = False,
 ) -> None:
     _hidden_style, _banner, card, hints = _attribute_patterns()
+    buffer = walker.buffer
     for child in element:
         child_tag = child.tag
         if not isinstance(child_tag, str):  # comments, processing instructions
             if child.tail:
-                walker.buffer.append(child.tail)
+                buffer.append(child.tail)
             continue
-        child_tag = child_tag.lower()
-        if child_tag in _DROP_TAGS or _is_hidden(child):
+        attrib = child.attrib
+        names = (attrib.get("class", "") + " " + attrib.get("id", "")).strip() if attrib else ""
+        if child_tag in _DROP_TAGS or (attrib and _is_hidden(attrib, names)):
             if child.tail:
-                walker.buffer.append(child.tail)
+                buffer.append(child.tail)
             continue
         if child_tag == "br":
-            walker.buffer.append("\n")
+            buffer.append(_BR)
             if child.tail:
-                walker.buffer.append(child.tail)
+                buffer.append(child.tail)
             continue
         if child_tag not in _BLOCK_TAGS:
-            if child_tag == "sup":
-                # footnote markers stay attached to the word they mark; the extractor folds them
-                pass
             if child.text:
-                walker.buffer.append(child.text)
-            _walk(child, walker, tag, region, context, group, in_card)
+                buffer.append(child.text)
+            if len(child):
+                _walk(child, walker, tag, region, context, group, in_card)
             if child.tail:
-                walker.buffer.append(child.tail)
+                buffer.append(child.tail)
             continue
         # a block element: close the text before it, walk it with its own context, close it
         walker.flush(tag, region, context, group)
-        child_region = region
-        if child_tag in _REGION_TAGS:
-            child_region = _REGION_TAGS[child_tag]
-        role = child.get("role")
+        child_region = _REGION_TAGS.get(child_tag, region)
+        role = attrib.get("role") if attrib else None
         if role in _REGION_ROLES:
             child_region = _REGION_ROLES[role]
-        names = (child.get("class", "") + " " + child.get("id", "")).strip()
-        if names and region == "main":
-            lowered = names.lower()
-            if "footer" in lowered:
-                child_region = "footer"
-            elif "sidebar" in lowered:
-                child_region = "aside"
         child_context = context
-        extra = [_TAG_CONTEXT[child_tag]] if child_tag in _TAG_CONTEXT else []
-        if names:
-            extra.extend(hint for hint, pattern in hints if pattern.search(names))
-        if extra:
-            child_context = context | frozenset(extra)
-        # a class-named card (testimonial, review...) starts a group, innermost first; a bare
-        # blockquote or figure starts one only outside such a card, so quote and author stay together
         child_group = group
-        if (names and card.search(names)) or (child_tag in _CARD_TAGS and not in_card):
-            walker.groups += 1
-            child_group = walker.groups
+        child_in_card = in_card
+        if names:
+            lowered = names.lower()
+            if region == "main":
+                if "footer" in lowered:
+                    child_region = "footer"
+                elif "sidebar" in lowered:
+                    child_region = "aside"
+            extra = [hint for hint, pattern in hints if pattern.search(names)]
+            if child_tag in _TAG_CONTEXT:
+                extra.append(_TAG_CONTEXT[child_tag])
+            if extra:
+                child_context = context | frozenset(extra)
+            # a class-named card (testimonial, review...) starts a group, innermost first; a bare
+            # blockquote or figure starts one only outside such a card, so quote and author stay together
+            if card.search(names):
+                walker.groups += 1
+                child_group = walker.groups
+                child_in_card = True
+            elif child_tag in _CARD_TAGS and not in_card:
+                walker.groups += 1
+                child_group = walker.groups
+        else:
+            if child_tag in _TAG_CONTEXT:
+                child_context = context | {_TAG_CONTEXT[child_tag]}
+            if child_tag in _CARD_TAGS and not in_card:
+                walker.groups += 1
+                child_group = walker.groups
         if child.text:
-            walker.buffer.append(child.text)
-        child_in_card = in_card or bool(names and card.search(names))
-        _walk(child, walker, child_tag, child_region, child_context, child_group, child_in_card)
+            buffer.append(child.text)
+        if len(child):
+            _walk(child, walker, child_tag, child_region, child_context, child_group, child_in_card)
         walker.flush(child_tag, child_region, child_context, child_group)
         if child.tail:
-            walker.buffer.append(child.tail)
+            buffer.append(child.tail)
 
 
 def parse_html(html: bytes | str, encoding: str | None = None) -> etree._Element | None:

@@ -1,0 +1,221 @@
+"""Crawl throughput, memory and storage cost, measured in one run (issue: foundation, point 10).
+
+Generates a 1,000-page seller site (~50 KB pages, bench/sitegen.py) served by monitor.siteserver in a
+separate process on 127.0.0.1, then for each serving mode (with ETag/Last-Modified validators; with per-request
+noise and no validators, as many shops do) measures:
+
+  (a) a raw Scrapy no-op spider fetching the same URL list,
+  (b) `claimwatch crawl` with the full pipeline into a fresh SQLite database (discovering pages by links),
+  (c) a second `claimwatch crawl` of the unchanged site,
+
+with identical Scrapy concurrency settings (AutoThrottle off, robots.txt obeyed). It prints pages/s, the
+ratios b/a and c/a, the peak RSS of each crawl process, and database bytes added per page by (b) and (c).
+Targets: b/a >= 0.6; c/a >= 0.9 with validators and >= 0.7 without; (c) < 1 KB/page; peak RSS < 300 MB.
+
+Usage: python bench/crawl.py [--pages 1000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from sitegen import generate_site  # noqa: E402
+
+from monitor.config import load_settings  # noqa: E402
+from monitor.crawl import prepare_crawl, run_job  # noqa: E402
+from monitor.db import make_engine, make_session_factory, upgrade  # noqa: E402
+from monitor.sites import upsert_sites  # noqa: E402
+from monitor.watchlist import SiteSpec  # noqa: E402
+
+SAME_SETTINGS = [
+    "CONCURRENT_REQUESTS=16",
+    "CONCURRENT_REQUESTS_PER_DOMAIN=16",
+    "AUTOTHROTTLE_ENABLED=False",
+    "ROBOTSTXT_OBEY=True",
+    "LOG_LEVEL=INFO",
+    "CLAIMWATCH_PROGRESS_INTERVAL=5",
+]
+
+NOOP_SPIDER = '''
+import scrapy
+
+class NoopSpider(scrapy.Spider):
+    name = "noop"
+
+    def __init__(self, urls, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.url_file = urls
+
+    async def start(self):
+        with open(self.url_file) as lines:
+            for line in lines:
+                yield scrapy.Request(line.strip(), callback=self.parse, dont_filter=True)
+
+    def parse(self, response):
+        return None
+'''
+
+
+@dataclass
+class Phase:
+    name: str
+    pages: int
+    seconds: float
+    peak_rss_mb: float
+    db_bytes: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.pages / self.seconds if self.seconds else 0.0
+
+
+class PeakRss:
+    """Samples a process's VmHWM (peak resident set) from /proc until it exits."""
+
+    def __init__(self) -> None:
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, pid: int) -> None:
+        def sample() -> None:
+            while not self._stop.is_set():
+                try:
+                    with open(f"/proc/{pid}/status") as status:
+                        for line in status:
+                            if line.startswith("VmHWM:"):
+                                self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+                except OSError:
+                    return
+                time.sleep(0.05)
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> float:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        return self.peak_kb / 1024
+
+
+def db_size(path: Path) -> int:
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path.stat().st_size
+
+
+def start_server(site_root: Path, validators: bool) -> tuple[subprocess.Popen[str], str]:
+    command = [sys.executable, "-m", "monitor.siteserver", str(site_root)]
+    if not validators:
+        command.append("--no-validators")
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    assert server.stdout is not None
+    url = server.stdout.readline().strip()
+    return server, url
+
+
+def noop_crawl(url_file: Path, work: Path) -> Phase:
+    spider = work / "noop_spider.py"
+    spider.write_text(NOOP_SPIDER)
+    command = [sys.executable, "-m", "scrapy", "runspider", str(spider), "-a", f"urls={url_file}",
+               "-s", f"LOG_FILE={work / 'noop.log'}", "-s", "TELNETCONSOLE_ENABLED=False"]
+    for setting in SAME_SETTINGS:
+        command += ["-s", setting]
+    rss = PeakRss()
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=work, stdout=subprocess.DEVNULL)
+    rss.watch(process.pid)
+    process.wait()
+    seconds = time.perf_counter() - started
+    pages = sum(1 for line in url_file.read_text().splitlines() if line.strip())
+    return Phase("a: raw Scrapy no-op", pages, seconds, rss.stop())
+
+
+def claimwatch_crawl(name: str, sessions, settings, db_path: Path) -> Phase:  # type: ignore[no-untyped-def]
+    before = db_size(db_path)
+    job = prepare_crawl(sessions, settings, "bench")
+    rss = PeakRss()
+    started = time.perf_counter()
+    summary = run_job(sessions, job, extra_settings=SAME_SETTINGS, on_start=lambda p: rss.watch(p.pid))
+    seconds = time.perf_counter() - started
+    if summary.status != "finished":
+        raise SystemExit(f"crawl failed: {summary.line()}")
+    return Phase(name, summary.pages, seconds, rss.stop(), db_size(db_path) - before)
+
+
+def run_mode(site_root: Path, paths: list[str], validators: bool, work: Path) -> list[Phase]:
+    server, url = start_server(site_root, validators)
+    try:
+        url_file = work / "urls.txt"
+        url_file.write_text("".join(f"{url}{path}\n" for path in paths))
+        raw = noop_crawl(url_file, work)
+        db_path = work / f"bench-{'validators' if validators else 'noisy'}.db"
+        db_path.unlink(missing_ok=True)
+        settings = replace(load_settings(), db_url=f"sqlite:///{db_path}", data_dir=work / "data")
+        engine = make_engine(settings.db_url)
+        upgrade(engine)
+        sessions = make_session_factory(engine)
+        with sessions.begin() as session:
+            upsert_sites(session, [SiteSpec("bench", (f"{url}/shop/",), ("/shop/",), max_pages=len(paths) + 10)])
+        first = claimwatch_crawl("b: claimwatch crawl (first)", sessions, settings, db_path)
+        second = claimwatch_crawl("c: claimwatch crawl (unchanged)", sessions, settings, db_path)
+        engine.dispose()
+        return [raw, first, second]
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pages", type=int, default=1000)
+    parser.add_argument("--keep", type=Path, default=None, help="work folder to keep (default: a temp dir)")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="claimwatch-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("CLAIMWATCH_CONTACT", "bench@claimwatch.invalid")
+    try:
+        site_root = work / "site"
+        started = time.perf_counter()
+        paths = generate_site(site_root, args.pages)
+        size = sum(f.stat().st_size for f in site_root.rglob("*.html")) / len(paths)
+        print(f"site: {len(paths)} pages, {size / 1000:.1f} KB average, generated in "
+              f"{time.perf_counter() - started:.1f} s; {os.cpu_count()} cores")
+        for validators in (True, False):
+            label = "with ETag/Last-Modified" if validators else "noisy, no validators"
+            phases = run_mode(site_root, paths, validators, work)
+            raw, first, second = phases
+            print(f"\n== served {label}")
+            for phase in phases:
+                line = f"  {phase.name:<34} {phase.pages:>5} pages {phase.seconds:7.2f} s {phase.rate:7.1f} pages/s"
+                line += f"  peak RSS {phase.peak_rss_mb:6.1f} MB"
+                if phase.db_bytes or phase is not raw:
+                    line += f"  db +{phase.db_bytes / max(phase.pages, 1):8.0f} B/page"
+                print(line)
+            target_c = 0.9 if validators else 0.7
+            print(f"  b/a = {first.rate / raw.rate:.2f} (target >= 0.6)   "
+                  f"c/a = {second.rate / raw.rate:.2f} (target >= {target_c})   "
+                  f"(c) adds {second.db_bytes / max(second.pages, 1):.0f} B/page (target < 1024)")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
