@@ -48,21 +48,19 @@ def export_pages(session: Session, site: str | None = None) -> dict[str, Any]:
                 "kind": row.kind, "type": row.type, "text": row.text, "severity": row.severity,
                 "attributes": row.attributes or {},
             })
-    # the latest successful fetch tells when the page was last seen with this content
+    # fetched_at/status/sha256 are those of the fetch that first saw this version: its raw body is kept
+    # under that SHA-256 (the evidence); last_checked_at is the latest successful fetch of the page
     pages: list[dict[str, Any]] = []
     for page, site_name, snapshot, first_fetch in rows:
-        latest = session.scalar(
-            select(Fetch).where(Fetch.page_id == page.id, Fetch.status.is_not(None), Fetch.status < 400)
-            .order_by(Fetch.id.desc()).limit(1)
-        ) or first_fetch
         pages.append({
             "url": page.url,
             "site": site_name,
-            "fetched_at": _iso(latest.fetched_at),
-            "status": latest.status,
-            "sha256": latest.sha256 or first_fetch.sha256,
+            "fetched_at": _iso(first_fetch.fetched_at),
+            "status": first_fetch.status,
+            "sha256": first_fetch.sha256,
             "statements": statements[snapshot.id],
             "findings": list(snapshot.findings or []),
+            "last_checked_at": _iso(page.last_seen),
         })
     return {"pages": pages}
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from monitor.models import CrawlRun, utcnow
+from monitor.models import Change, CrawlRun, Fetch, Snapshot, utcnow
 
 
 def start_run(session: Session, site_id: int, log_path: str | None = None) -> CrawlRun:
@@ -29,6 +30,20 @@ def finish_run(session: Session, run_id: int, status: str, detail: str | None = 
     run.finished_at = at or utcnow()
     if detail:
         run.detail = detail[-4000:]
+    count_run(session, run)
+
+
+def count_run(session: Session, run: CrawlRun) -> None:
+    """Fill a run's counters from what it stored (cheaper than bumping them on every page)."""
+    def count(query: Any) -> int:
+        return int(session.scalar(query) or 0)
+
+    run.pages = count(select(func.count()).select_from(Fetch).where(Fetch.run_id == run.id))
+    run.errors = count(select(func.count()).select_from(Fetch)
+                       .where(Fetch.run_id == run.id, Fetch.outcome == "error"))
+    run.new_snapshots = count(select(func.count()).select_from(Snapshot).join(Fetch, Fetch.id == Snapshot.fetch_id)
+                              .where(Fetch.run_id == run.id))
+    run.changes = count(select(func.count()).select_from(Change).where(Change.run_id == run.id))
 
 
 def pid_alive(pid: int | None) -> bool:

@@ -152,7 +152,6 @@ def upgrade() -> None:
     sa.Column('warc_offset', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['page_id'], ['page.id'], name=op.f('fk_fetch_page_id_page'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['run_id'], ['crawl_run.id'], name=op.f('fk_fetch_run_id_crawl_run'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['sha256'], ['body.sha256'], name=op.f('fk_fetch_sha256_body')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_fetch'))
     )
     with op.batch_alter_table('fetch', schema=None) as batch_op:
@@ -166,7 +165,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('fingerprint', sa.String(length=64), nullable=False),
     sa.Column('statements_hash', sa.String(length=64), nullable=False),
-    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('text_z', sa.LargeBinary(), nullable=False),
     sa.Column('extractor_version', sa.String(length=32), nullable=False),
     sa.Column('findings', sa.JSON(), nullable=False),
     sa.Column('screenshot_sha256', sa.String(length=64), nullable=True),
