@@ -1,0 +1,189 @@
+"""Attribute parsers: guarantee terms, DSHEA wording, disease terms, authority."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+from monitor.extract import lexicon as lx
+from monitor.extract.keys import statement_key
+from monitor.extract.rules import compiled
+
+_NUMBER_WORD = "|".join(sorted(lx.NUMBER_WORDS, key=len, reverse=True))
+_UNIT = "day|night|week|month|year"
+
+
+@cache
+def _duration_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    word = rf"(?:{_NUMBER_WORD})(?:[- ](?:{_NUMBER_WORD}))?"  # "ninety", "forty-five"
+    number = rf"(?:\d+|a(?= (?:full )?(?:year|month|week))|{word}(?: hundred(?:(?: and)?[- ]{word})?)?)"
+    # "90-day", "ninety day", "365-night", "eight-week", "one year", "for 60 days", "within 45 days"
+    duration = re.compile(
+        rf"(?<![\w$.])(?P<lead>(?:within|for|after|of|in|a full|full|up to|first)\s+)?(?P<n>{number})"
+        rf"(?:[- ]|\s+)(?:full\s+)?(?P<unit>{_UNIT})s?(?![\w])(?P<tail>\s+\w+)?"
+    )
+    # durations that are not the guarantee window: processing, shipping, renewal, notice periods
+    not_window = re.compile(
+        r"(?:process\w*|ship\w*|send|sent|reply|replies|respond|issued|deliver(?:ed|y)?|arrive|renew\w*"
+        r"|business|before|ago|last)\W+(?:\w+\W+){0,4}$|every\s+$"
+    )
+    lifetime = re.compile(
+        r"(?<![\w])(?:lifetime|for life|forever|any ?time[^.]{0,30}(?:years|ever)|no time limit)(?![\w])"
+    )
+    business = re.compile(r"^\s*business\b")
+    return duration, not_window, lifetime, business
+
+
+def _number_value(words: str) -> int | None:
+    words = words.strip()
+    if words.isdigit():
+        return int(words)
+    total = 0
+    current = 0
+    for word in re.split(r"[- ]+", words):
+        if word == "a":
+            current += 1
+            continue
+        if word == "and":
+            continue
+        if word == "hundred":
+            current = max(current, 1) * 100
+            continue
+        value = lx.NUMBER_WORDS.get(word)
+        if value is None:
+            return None
+        current += value
+    total += current
+    return total or None
+
+
+def guarantee_days(folded: str) -> tuple[int | None, bool]:
+    """(days, lifetime) of a guarantee's window, from digits or words.
+
+    >>> guarantee_days("a ninety-day money-back guarantee")
+    (90, False)
+    >>> guarantee_days("eight-week guarantee")
+    (56, False)
+    >>> guarantee_days("love it or your money back - for life")
+    (None, True)
+    """
+    duration, not_window, lifetime, business = _duration_patterns()
+    for match in duration.finditer(folded):
+        before = folded[max(0, match.start() - 60) : match.start()]
+        if not_window.search(before):
+            continue
+        if match.group("unit") == "day" and business.match(folded[match.end("unit") :]):
+            continue
+        if match.group("tail") and match.group("tail").strip() in {"ago", "before", "supply"}:
+            continue
+        value = _number_value(match.group("n"))
+        if value is None or value <= 0:
+            continue
+        return value * lx.UNIT_DAYS[match.group("unit")], False
+    if lifetime.search(folded):
+        return None, True
+    return None, False
+
+
+@cache
+def _refund_patterns() -> tuple[
+    re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]
+]:
+    reducers = re.compile(rf"(?<![\w])(?:{lx.REFUND_REDUCERS})")
+    hundred = re.compile(lx.REFUND_100)
+    full = re.compile(lx.REFUND_FULL)
+    money = re.compile(r"money[- ]?back|refund|your money")
+    conditions = re.compile(
+        "|".join(f"(?P<c{i}>{fragment})" for i, (_n, fragment) in enumerate(lx.GUARANTEE_CONDITIONS))
+    )
+    return reducers, hundred, full, money, conditions
+
+
+def guarantee_conditions(folded: str) -> list[str]:
+    """The conditions a guarantee states, e.g. ``["less shipping", "restocking fee 15%"]``."""
+    found: list[str] = []
+    *_, conditions = _refund_patterns()
+    for match in conditions.finditer(folded):
+        name = lx.GUARANTEE_CONDITIONS[int(str(match.lastgroup)[1:])][0]
+        if name == "restocking fee":
+            percent = re.search(r"(\d+) ?%", match.group(0))
+            name = f"restocking fee {percent.group(1)}%" if percent else name
+        if name not in found:
+            found.append(name)
+    return found
+
+
+def guarantee_refund(folded: str) -> str | None:
+    """The refund the statement itself promises: "100%", "full", "partial" or None.
+
+    >>> guarantee_refund("a full refund, minus a 15% restocking fee")
+    'partial'
+    """
+    reducers, hundred, full, money, _conditions = _refund_patterns()
+    promises_money = money.search(folded) is not None
+    if (
+        promises_money
+        and reducers.search(folded)
+        and (hundred.search(folded) or full.search(folded) or "money" in folded or "refund" in folded)
+    ):
+        return "partial"
+    if hundred.search(folded):
+        return "100%"
+    if full.search(folded):
+        return "full"
+    return None
+
+
+def guarantee_attributes(folded: str) -> dict[str, Any]:
+    days, lifetime = guarantee_days(folded)
+    attributes: dict[str, Any] = {
+        "days": days,
+        "refund": guarantee_refund(folded),
+        "conditions": guarantee_conditions(folded),
+    }
+    if lifetime:
+        attributes["lifetime"] = True
+    return attributes
+
+
+def dshea_attributes(text: str) -> dict[str, Any]:
+    """``verbatim`` when the statement holds both required DSHEA sentences word for word; ``plural``.
+
+    >>> dshea_attributes("These statements have not been evaluated by the Food and Drug Administration. "
+    ...                  "This product is not intended to diagnose, treat, cure, or prevent any disease.")
+    {'verbatim': True, 'plural': True}
+    """
+    key = statement_key(text)
+    verbatim = any(first in key for first in lx.DSHEA_FIRST) and any(
+        second in key for second in lx.DSHEA_SECOND
+    )
+    plural = "these statements" in key or "these products" in key
+    return {"verbatim": verbatim, "plural": plural}
+
+
+_CRITERIA = {
+    "drug_substitute": "101.93(g)(2)(vi): substitute for a drug or therapy",
+    "drug_class": "101.93(g)(2)(v): belongs to a class of drugs",
+    "named_disease": "101.93(g)(2)(i): effect on a named disease or its symptoms",
+    "testimonial": "101.93(g)(2)(x): disease outcome reported in a testimonial",
+}
+
+
+def disease_terms(folded: str) -> list[tuple[str, bool]]:
+    """The disease terms in a text, with the serious flag: ``[("insomnia", False)]``."""
+    rules = compiled()
+    found: dict[str, bool] = {}
+    for match in rules.disease_any.finditer(folded):
+        name, serious = rules.disease_terms[int(str(match.lastgroup)[1:])]
+        found[name] = serious
+    return list(found.items())
+
+
+def disease_attributes(folded: str, criterion: str) -> dict[str, Any]:
+    terms = disease_terms(folded)
+    return {
+        "terms": [name for name, _serious in terms],
+        "serious": any(serious for _name, serious in terms),
+        "criterion": _CRITERIA.get(criterion, criterion),
+    }

@@ -1,0 +1,164 @@
+"""Attribute parsers: guarantee days/refund/conditions, DSHEA wording, disease terms, authority, severity."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.extract import extract_statements
+from monitor.extract.attributes import (
+    disease_terms,
+    dshea_attributes,
+    guarantee_conditions,
+    guarantee_days,
+    guarantee_refund,
+)
+from monitor.extract.keys import fold
+from monitor.statements import Block
+
+
+@pytest.mark.parametrize(
+    ("text", "days", "lifetime"),
+    [
+        ("90-day money-back guarantee", 90, False),
+        ("a ninety-day, no-questions-asked money-back guarantee", 90, False),
+        ("Eight-week money-back guarantee", 56, False),
+        ("our 365-night sleep trial", 365, False),
+        ("a one year guarantee", 365, False),
+        ("a full year to decide", 365, False),
+        ("return it within 45 days from delivery", 45, False),
+        ("try it for a full 60 days", 60, False),
+        ("try LeanLeaf for thirty days", 30, False),
+        ("a one hundred eighty day window", 180, False),
+        ("forty-five-day guarantee", 45, False),
+        ("6-month guarantee", 180, False),
+        ("love it or your money back - for life", None, True),
+        ("lifetime money-back guarantee", None, True),
+        # not the guarantee window: processing, shipping, renewal, notice periods
+        ("refunds are processed within 5-7 business days", None, False),
+        ("we will send a free replacement within 14 days of your report", None, False),
+        ("auto-ship orders renew every 60 days until cancelled", None, False),
+        ("cancel at least 3 days before your next ship date", None, False),
+    ],
+)
+def test_guarantee_days(text: str, days: int | None, lifetime: bool) -> None:
+    assert guarantee_days(fold(text)) == (days, lifetime)
+
+
+@pytest.mark.parametrize(
+    ("text", "refund"),
+    [
+        ("we'll refund 100% of your purchase price", "100%"),
+        ("a 90-day, 100% money-back guarantee", "100%"),
+        ("return it for a full refund", "full"),
+        ("we will refund your entire purchase", "full"),
+        ("a full refund, minus a 15% restocking fee", "partial"),
+        ("your money back, minus a $6.95 return shipping fee", "partial"),
+        ("money-back guarantee; refunds less shipping and handling", "partial"),
+        ("30-day money-back guarantee", None),
+        ("100% satisfaction guaranteed", None),
+    ],
+)
+def test_guarantee_refund(text: str, refund: str | None) -> None:
+    assert guarantee_refund(fold(text)) == refund
+
+
+@pytest.mark.parametrize(
+    ("text", "conditions"),
+    [
+        ("full refund within 30 days, less shipping", ["less shipping"]),
+        ("full refund minus a 15% restocking fee", ["restocking fee 15%"]),
+        ("unopened bottles only, on your first order", ["unopened only", "first order only"]),
+        ("empty bottles accepted, no questions asked", ["empty bottles accepted", "no questions asked"]),
+        ("within 45 days from delivery", ["window from delivery"]),
+        ("within 90 days of your purchase date", ["window from purchase"]),
+        ("refund 100% of your purchase price", []),
+        ("opened products may be returned for store credit only", ["store credit only"]),
+    ],
+)
+def test_guarantee_conditions(text: str, conditions: list[str]) -> None:
+    assert guarantee_conditions(fold(text)) == conditions
+
+
+@pytest.mark.parametrize(
+    ("text", "verbatim", "plural"),
+    [
+        (
+            "This statement has not been evaluated by the Food and Drug Administration. This product is not "
+            "intended to diagnose, treat, cure, or prevent any disease.",
+            True,
+            False,
+        ),
+        (
+            "*These statements have not been evaluated by the Food and Drug Administration. "
+            "These products are not intended to diagnose, treat, cure or prevent any disease.",
+            True,
+            True,
+        ),
+        (
+            "These statements have not been evaluated or approved by the FDA. "
+            "This product is not intended to diagnose, treat, cure or prevent any disease.",
+            False,
+            True,
+        ),
+        ("Our products are not intended to diagnose, treat, cure, or prevent any disease.", False, False),
+    ],
+)
+def test_dshea_verbatim_and_plural(text: str, verbatim: bool, plural: bool) -> None:
+    assert dshea_attributes(text) == {"verbatim": verbatim, "plural": plural}
+
+
+@pytest.mark.parametrize(
+    ("text", "terms", "serious"),
+    [
+        ("Reverses type 2 diabetes", ["diabetes"], True),
+        ("Protects against COVID-19 and the flu", ["covid-19", "flu"], True),
+        ("Reverse early signs of Alzheimer's disease and dementia", ["alzheimer's", "dementia"], True),
+        ("Cures insomnia for good", ["insomnia"], False),
+        ("Stops nocturnal leg cramps", ["nocturnal leg cramps"], False),
+        ("Lowers high blood pressure", ["hypertension"], True),
+    ],
+)
+def test_disease_terms_and_serious_flag(text: str, terms: list[str], serious: bool) -> None:
+    found = disease_terms(fold(text))
+    assert [name for name, _ in found] == terms
+    (statement,) = extract_statements([Block(text + ".")])
+    assert statement.type == "disease"
+    assert statement.attributes["terms"] == terms
+    assert statement.attributes["serious"] is serious
+    assert statement.attributes["criterion"].startswith("101.93(g)(2)")
+
+
+@pytest.mark.parametrize(
+    ("text", "authority", "severity"),
+    [
+        ("VitaGuard is FDA approved.", "fda", "high"),
+        ("Made in an FDA-registered facility.", "fda", "medium"),
+        ("Pediatrician recommended for the whole family.", "physician", "medium"),
+        ("Recommended by celebrity trainer Mike Dalton.", "celebrity", "medium"),
+        ("Third-party tested in a GMP-certified facility.", "certification", "low"),
+    ],
+)
+def test_authority(text: str, authority: str, severity: str) -> None:
+    (statement,) = extract_statements([Block(text)])
+    assert (statement.type, statement.attributes["authority"], statement.severity) == (
+        "authority",
+        authority,
+        severity,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "type_", "severity"),
+    [
+        ("Clinically proven to raise focus 62%.", "clinical", "medium"),
+        ("Drop 3 sizes in 21 days.", "efficacy", "medium"),
+        ("Supports comfortable joints after workouts.", "structure_function", "low"),
+        ("3 million bottles sold.", "social_proof", "low"),
+        ("Full refund within 30 days, minus a 15% restocking fee.", "money_back", "high"),
+        ("Full refund within 30 days.", "money_back", "low"),
+        ("These statements have not been evaluated by the FDA.", "fda", "medium"),
+    ],
+)
+def test_severity(text: str, type_: str, severity: str) -> None:
+    (statement,) = extract_statements([Block(text)])
+    assert (statement.type, statement.severity) == (type_, severity)

@@ -1,0 +1,221 @@
+"""One test per TAXONOMY.md trap, on hand-made blocks: what an analyst must (not) see flagged."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.extract import extract_statements
+from monitor.statements import Block
+
+DSHEA = (
+    "These statements have not been evaluated by the Food and Drug Administration. "
+    "This product is not intended to diagnose, treat, cure, or prevent any disease."
+)
+
+
+def kinds(*texts: str, **block: object) -> list[tuple[str, str]]:
+    blocks = [Block(text, **block) for text in texts]  # type: ignore[arg-type]
+    return [(s.kind, s.type) for s in extract_statements(blocks)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        DSHEA,
+        "*This statement has not been evaluated by the FDA. This product is not intended to diagnose, "
+        "treat, cure or prevent any disease.",
+        "Our products are not intended to diagnose, treat, cure, or prevent any disease.",
+        "\u2020These statements have not been evaluated by the Food and Drug Administration.",
+    ],
+)
+def test_dshea_text_is_a_disclaimer_never_a_disease_claim(text: str) -> None:
+    statements = extract_statements([Block(text, region="footer")])
+    assert [(s.kind, s.type) for s in statements] == [("disclaimer", "fda")]
+    assert all(s.type != "disease" for s in statements)
+
+
+def test_dshea_two_sentences_stay_one_statement_even_across_blocks() -> None:
+    first, second = DSHEA.split(". ", 1)
+    statements = extract_statements([Block(first + "."), Block(second)])
+    assert len(statements) == 1
+    assert statements[0].attributes == {"verbatim": True, "plural": True}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # negation: not a guarantee, and the "solve" is negated; the rest of the sentence still counts
+        ("CalmLeg is not guaranteed to stop every cramp, and it won't fix cramps caused by medication.", []),
+        ("Not guaranteed to work for everyone.", []),
+        ("Magnesium alone won't solve nighttime cramping.", []),
+        # hedging keeps a structure/function claim a claim
+        ("May help support a healthy inflammatory response.", [("claim", "structure_function")]),
+        ("Melatonin may help you fall asleep faster.*", [("claim", "structure_function")]),
+    ],
+)
+def test_negation_and_hedging(text: str, expected: list[tuple[str, str]]) -> None:
+    assert kinds(text) == expected
+
+
+def test_claims_inside_testimonials_are_testimonials_and_disease_outcomes_are_high() -> None:
+    blocks = [
+        Block(
+            '"My arthritis pain is gone and I stopped my ibuprofen."',
+            "p",
+            "main",
+            frozenset({"testimonial"}),
+            3,
+        ),
+        Block("- Dana, Ohio", "p", "main", frozenset({"testimonial"}), 3),
+    ]
+    (statement,) = extract_statements(blocks)
+    assert (statement.kind, statement.type) == ("claim", "testimonial")
+    assert "Dana" in statement.text  # quote and attribution stay together
+    assert statement.severity == "high"
+    assert statement.attributes["disease_outcome"] is True
+
+
+def test_a_testimonial_without_a_result_is_not_a_statement() -> None:
+    blocks = [Block('"Fast shipping and easy to swallow."', "p", "main", frozenset({"testimonial"}), 1)]
+    assert extract_statements(blocks) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "type_"),
+    [
+        ("Backed by our 90-day empty-bottle guarantee, shipping not refunded.", "money_back"),
+        ("Full refund within 30 days, less shipping.", "money_back"),
+        ("Love it or your money back - for life.", "money_back"),
+        ("Try it risk-free. No questions asked.", "money_back"),
+        ("Return any unused bottles within 60 days for a refund of the purchase price.", "money_back"),
+        ("Refunds are issued as store credit only.", "money_back"),
+        ("100% satisfaction guaranteed.", "satisfaction"),
+        ("Lose 10 lbs or it's free.", "other"),
+        ("Auto-delivered every 30 days, cancel anytime.", "other"),
+    ],
+)
+def test_guarantees_phrased_many_ways(text: str, type_: str) -> None:
+    assert kinds(text) == [("guarantee", type_)]
+
+
+def test_disclaimers_in_footers_under_testimonials_and_behind_asterisks_are_kept() -> None:
+    blocks = [
+        Block("Supports restful sleep.*"),
+        Block('"I sleep like a baby!"', "p", "main", frozenset({"testimonial"}), 2),
+        Block("*Results may vary.", "p", "main", frozenset({"footnote"})),
+        Block(DSHEA, "p", "footer"),
+        Block("Consult your physician before use.", "small", "footer"),
+    ]
+    assert [(s.kind, s.type) for s in extract_statements(blocks)] == [
+        ("claim", "structure_function"),
+        ("claim", "testimonial"),
+        ("disclaimer", "results_vary"),
+        ("disclaimer", "fda"),
+        ("disclaimer", "medical_advice"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Magnesium is involved in over 300 enzyme reactions in the body.",
+        "Magnesium plays a critical role in maintaining normal muscle function.",
+        "Turmeric has been used in cooking for four thousand years.",
+        "About one in three adults over sixty get leg cramps at night.",
+        "Studies show around a third of older adults experience night cramps.",
+        "Quinine is only moderately effective against nocturnal leg cramps.",
+        "There is no one definitive cause or cure for leg cramps.",
+        "Take two capsules daily with food.",
+        "Each serving provides 1,500 mg. of glucosamine.",
+        "Can it prevent me from catching the flu?",
+    ],
+)
+def test_plain_facts_directions_and_questions_are_not_claims(text: str) -> None:
+    assert kinds(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "12 people are viewing this right now",
+        "Only 3 left in stock!",
+        "Sale ends in 04:32:10",
+        "Jessica from Denver just ordered 3 bottles \u00b7 2 minutes ago",
+        "$39.95 $59.95 Save 33%",
+        "Last updated 2024-05-01 14:03:22",
+        "csrf a8f9c2e1b7d64f0e9a1c3b5d7e9f1a2b",
+    ],
+)
+def test_noise_is_never_a_statement(text: str) -> None:
+    assert kinds(text) == []
+
+
+def test_social_proof_counters_do_not_change_the_key() -> None:
+    (before,) = extract_statements([Block("4.9 stars from 28,000 buyers")])
+    (after,) = extract_statements([Block("4.9 stars from 28,114 buyers")])
+    assert before.type == after.type == "social_proof"
+    assert before.severity == "low"
+    assert before.key == after.key
+
+
+@pytest.mark.parametrize(
+    ("text", "type_", "rule"),
+    [
+        ("FlexaRoot is a natural alternative to celecoxib.", "disease", "drug_substitute"),
+        ("Ditch your blood-pressure pills for good.", "disease", "drug_substitute"),
+        ("It works better than Adderall for focus.", "disease", "drug_substitute"),
+        ("Our antiviral elderberry extract keeps you going.", "disease", "drug_class"),
+        ("Shrinks arthritis flare-ups in a week.", "disease", "treats_named_disease"),
+        ("Stops migraines before they start.", "disease", "treats_named_disease"),
+        ("For people with insomnia, our formula helps you sleep.", "disease", "treats_named_disease"),
+    ],
+)
+def test_implied_disease_claims(text: str, type_: str, rule: str) -> None:
+    (statement,) = extract_statements([Block(text)])
+    assert (statement.kind, statement.type, statement.rule) == ("claim", type_, rule)
+    assert statement.severity == "high"
+    assert statement.matched
+
+
+def test_abbreviations_and_footnote_markers_do_not_split_sentences() -> None:
+    statements = extract_statements(
+        [
+            Block(
+                "Formulated with Dr. Raj Mehta, Ph.D., a neuroscientist at a U.S. university.\u00b9 "
+                "Results may vary."
+            )
+        ]
+    )
+    assert [(s.type, s.text) for s in statements] == [
+        ("authority", "Formulated with Dr. Raj Mehta, Ph.D., a neuroscientist at a U.S. university.\u00b9"),
+        ("results_vary", "Results may vary."),
+    ]
+
+
+def test_guarantee_box_is_one_statement() -> None:
+    box = frozenset({"guarantee"})
+    blocks = [
+        Block("Our 60-Day Promise", "h3", "main", box),
+        Block(
+            "Try it for 60 days. Not happy? Send back the bottles, even empty ones, for a full refund.",
+            "p",
+            "main",
+            box,
+        ),
+    ]
+    (statement,) = extract_statements(blocks)
+    assert (statement.kind, statement.type) == ("guarantee", "money_back")
+    assert statement.attributes["days"] == 60
+    assert "empty bottles accepted" in statement.attributes["conditions"]
+
+
+def test_positions_are_page_order_and_every_statement_explains_itself() -> None:
+    statements = extract_statements(
+        [
+            Block("Clinically proven to raise focus 62%."),
+            Block("Shipping is free."),
+            Block(DSHEA, region="footer"),
+        ]
+    )
+    assert [s.position for s in statements] == [0, 1]
+    assert all(s.rule and s.matched for s in statements)
