@@ -132,7 +132,7 @@ def _event(session: Session, page: Page, run_id: int | None, kind: str, detail: 
     session.add(Event(page_id=page.id, site_id=page.site_id, run_id=run_id, event=kind, detail=detail, at=at))
 
 
-def _change_row(page: Page, run_id: int | None, before_id: int | None, after_id: int,
+def change_row(page: Page, run_id: int | None, before_id: int | None, after_id: int,
                 change: StatementChange, at: datetime) -> Change:
     return Change(
         page_id=page.id, site_id=page.site_id, run_id=run_id, before_snapshot_id=before_id,
@@ -282,12 +282,12 @@ def store_page(
     snapshot = Snapshot(
         page_id=page.id, fetch_id=fetch.id, created_at=at, fingerprint=content.fingerprint,
         statements_hash=new_hash, text=content.text, extractor_version=content.extractor_version,
-        findings=[_finding_dict(finding) for finding in content.findings],
+        findings=[finding_dict(finding) for finding in content.findings],
     )
     session.add(snapshot)
     session.flush()
     if content.statements:
-        session.execute(StatementRow.__table__.insert(), _statement_rows(snapshot.id, content.statements))
+        session.execute(StatementRow.__table__.insert(), statement_rows(snapshot.id, content.statements))
 
     changes: list[StatementChange] = []
     if previous is not None:
@@ -297,14 +297,14 @@ def store_page(
     elif created and report_new_pages:
         changes = diff_statements([], content.statements)
     for change in changes:
-        session.add(_change_row(page, result.run_id, previous.id if previous else None, snapshot.id, change, at))
+        session.add(change_row(page, result.run_id, previous.id if previous else None, snapshot.id, change, at))
     fetch.outcome = "new" if previous is None else "changed"
     page.current_snapshot_id = snapshot.id
     page.fingerprint = content.fingerprint
     return StoreOutcome(fetch.outcome, page.id, snapshot.id, len(changes), tuple(events))
 
 
-def _statement_rows(snapshot_id: int, statements: Sequence[Statement]) -> list[dict[str, Any]]:
+def statement_rows(snapshot_id: int, statements: Sequence[Statement]) -> list[dict[str, Any]]:
     """Rows for one bulk INSERT (an executemany, far cheaper than one ORM object per statement)."""
     return [
         {"snapshot_id": snapshot_id, "position": index, "kind": s.kind, "type": s.type, "text": s.text,
@@ -314,6 +314,6 @@ def _statement_rows(snapshot_id: int, statements: Sequence[Statement]) -> list[d
     ]
 
 
-def _finding_dict(finding: Finding) -> dict[str, Any]:
+def finding_dict(finding: Finding) -> dict[str, Any]:
     return {"code": finding.code, "severity": finding.severity, "detail": finding.detail,
             "positions": list(finding.positions)}

@@ -21,7 +21,9 @@ COMMAND_MODULES = (
     "monitor.cli.crawl_cmds",
     "monitor.cli.export_cmds",
     "monitor.cli.demo_cmds",
+    "monitor.cli.reextract_cmds",
     "monitor.cli.report_cmds",
+    "monitor.cli.run_cmds",
 )
 
 
