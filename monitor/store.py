@@ -202,8 +202,6 @@ def store_page(
         elapsed_ms=result.elapsed_ms, etag=result.etag, last_modified=result.last_modified,
         warc_path=result.warc_path, warc_offset=result.warc_offset,
     )
-    page.last_seen = at
-
     gone = result.status in GONE_STATUSES
     failed = result.error is not None or result.status is None or (result.status >= 400 and not gone)
     if failed:
@@ -235,6 +233,7 @@ def store_page(
         events.append("recovered")
     if page.state != "moved":
         page.state = "active"
+    page.last_seen = at  # the last time the page answered
     page.failures = 0
     page.gone_count = 0
 
