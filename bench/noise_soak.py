@@ -1,10 +1,9 @@
-"""Noise soak (scaffolding): 20 re-renderings of a 200-page noisy site must record 0 changes.
+"""Noise soak: 20 re-crawls of a 200-page noisy site must record 0 changes (and 0 new snapshots).
 
-This version is crawler-free: it renders the noise fixture pages (tests/sites/changes/noise_*) through
-``SiteServer._render`` (fresh timestamps, tokens, counters, prices and shuffles on every call), then runs
-normalisation, the content fingerprint, extraction and the statement diff, and counts what would be
-recorded. TODO(lead): swap ``render_site`` for a real ``claimwatch crawl`` of the served site into a
-database and count rows in ``change`` / ``snapshot``.
+Generates a 200-page seller site (bench/sitegen.py: timestamps, CSRF tokens, stock and viewer counters,
+prices and shuffled review carousels on every page), serves it WITHOUT validators (so every response is a
+full, freshly noised body), crawls it once as the baseline, then re-crawls it N times with real
+`claimwatch` crawls into SQLite, and prints the changes, snapshots and bodies each round added.
 
     python bench/noise_soak.py [--pages 200] [--rounds 20]
 """
@@ -12,59 +11,71 @@ database and count rows in ``change`` / ``snapshot``.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from monitor.diff import diff_statements  # noqa: E402
-from monitor.extract import extract_statements  # noqa: E402
-from monitor.noise import content_fingerprint  # noqa: E402
-from monitor.normalize import html_to_blocks  # noqa: E402
+from sitegen import generate_site  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from monitor.config import load_settings  # noqa: E402
+from monitor.crawl import crawl_sites  # noqa: E402
+from monitor.db import make_engine, make_session_factory, upgrade  # noqa: E402
+from monitor.models import Body, Change, Fetch, Snapshot  # noqa: E402
+from monitor.sites import upsert_sites  # noqa: E402
 from monitor.siteserver import SiteServer  # noqa: E402
-
-CASES = ("noise_timestamps", "noise_tokens_counters", "noise_carousel")
-
-
-def site_pages(count: int) -> list[bytes]:
-    """``count`` distinct noisy pages: the noise fixtures, each copy numbered in its title and heading."""
-    folder = ROOT / "tests" / "sites" / "changes"
-    templates = [(folder / case / "v1" / "index.html").read_bytes() for case in CASES]
-    pages = []
-    for number in range(count):
-        html = templates[number % len(templates)]
-        html = html.replace(b"<h1>RestWell", b"<h1>RestWell No. %d" % number, 1)
-        pages.append(html.replace(b"<title>", b"<title>Item %d " % number, 1))
-    return pages
+from monitor.watchlist import SiteSpec  # noqa: E402
 
 
-def main(argv: list[str] | None = None) -> int:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=20)
-    args = parser.parse_args(argv)
-    server = SiteServer(ROOT / "tests" / "sites" / "changes", noise=True, seed=11)
-    pages = site_pages(args.pages)
-    previous: list[tuple[str, list]] = []
-    snapshots = changes = 0
-    start = time.perf_counter()
-    for round_number in range(args.rounds):
-        current = []
-        for raw in pages:
-            blocks = html_to_blocks(server._render(raw))
-            current.append((content_fingerprint(blocks), extract_statements(blocks)))
-        if round_number:
-            for (old_fp, old_statements), (new_fp, new_statements) in zip(previous, current, strict=True):
-                snapshots += old_fp != new_fp
-                changes += len(diff_statements(old_statements, new_statements))
-        previous = current
-    elapsed = time.perf_counter() - start
-    print(f"noise soak: {args.pages} pages x {args.rounds} renderings in {elapsed:.1f}s: "
-          f"{snapshots} new snapshots, {changes} changes (both must be 0)")
-    return 0 if snapshots == changes == 0 else 1
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="claimwatch-soak-"))
+    try:
+        paths = generate_site(work / "site", args.pages, seed=7)
+        settings = replace(load_settings(), db_url=f"sqlite:///{work / 'soak.db'}", data_dir=work / "data")
+        engine = make_engine(settings.db_url)
+        upgrade(engine)
+        sessions = make_session_factory(engine)
+
+        def count(model: type) -> int:
+            with sessions() as session:
+                return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+        with SiteServer(work / "site", validators=False, noise=True) as server:
+            with sessions.begin() as session:
+                upsert_sites(session, [SiteSpec("soak", (f"{server.url}/shop/",), ("/shop/",),
+                                                max_pages=len(paths) + 10)])
+            started = time.perf_counter()
+            baseline = crawl_sites(sessions, settings, ["soak"])[0]
+            print(f"baseline: {baseline.pages} pages, {count(Snapshot)} snapshots, "
+                  f"{time.perf_counter() - started:.1f} s")
+            base_changes, base_snapshots, base_bodies = count(Change), count(Snapshot), count(Body)
+            for round_number in range(1, args.rounds + 1):
+                started = time.perf_counter()
+                summary = crawl_sites(sessions, settings, ["soak"])[0]
+                if summary.status != "finished":
+                    raise SystemExit(f"round {round_number} failed: {summary.line()}")
+                print(f"round {round_number:>2}: {summary.pages} pages in {time.perf_counter() - started:5.1f} s, "
+                      f"+{count(Change) - base_changes} changes, +{count(Snapshot) - base_snapshots} snapshots, "
+                      f"+{count(Body) - base_bodies} bodies (cumulative)")
+        changes, snapshots = count(Change) - base_changes, count(Snapshot) - base_snapshots
+        print(f"\nnoise soak: {args.rounds} re-crawls of {len(paths)} noisy pages ({count(Fetch)} fetches): "
+              f"{changes} changes, {snapshots} new snapshots (target 0)")
+        engine.dispose()
+        return 0 if changes == 0 and snapshots == 0 else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

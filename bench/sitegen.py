@@ -24,6 +24,7 @@ from pathlib import Path
 
 PREFIX = "/shop/"
 TARGET_BYTES = 50_000
+TEXT_BYTES = 20_000  # visible copy per page; real shop pages are mostly markup, scripts and styles
 
 BRAND = "Brightmere Naturals"
 PRODUCT_NOUNS = [
@@ -266,20 +267,77 @@ class _Writer:
         parts.append("</section>")
         size = sum(len(p) for p in parts) + len(FOOTER) + 40
         goal = TARGET_BYTES + rng.randint(-4000, 4000)
+        # visible copy up to ~TEXT_BYTES, then the markup that makes up most of a real shop page:
+        # product cards with image attributes, an icon sprite and the theme's product JSON
+        text_goal = TEXT_BYTES + rng.randint(-2000, 2000)
         section = 0
-        while size < goal:
+        while size < text_goal:
             section += 1
             heading = self.fill(rng.choice(FACTS), product)
             block = [f'<section class="c{(index + section) % 60}"><h2>{heading}</h2>']
             block += [
                 self.paragraph(product, [FACTS, STORY, SF_CLAIMS, CLINICAL, AUTHORITY, SOCIAL, EFFICACY], 5)
-                for _ in range(3)
+                for _ in range(2)
             ]
             block.append("</section>")
             size += sum(len(p) + 1 for p in block)
             parts += block
+        markup = [_card_grid(rng, index), ICON_SPRITE]
+        size += sum(len(p) + 1 for p in markup)
+        parts += markup
+        if size < goal:
+            parts.append(_theme_json(rng, index, goal - size))
         parts += ["</main>", FOOTER, "</body></html>"]
         return "\n".join(parts) + "\n"
+
+
+ICON_SPRITE = (
+    '<svg xmlns="http://www.w3.org/2000/svg" style="display:none">'
+    + "".join(
+        f'<symbol id="icon-{name}" viewBox="0 0 24 24"><path d="M{n} 2.5l2.9 5.9 6.5.9-4.7 4.6 1.1 6.5L12 '
+        f'17.3l-5.8 3.1 1.1-6.5L2.6 9.3l6.5-.9L12 2.5z M{n}.5 {n}h3v3h-3z" fill="currentColor"/></symbol>'
+        for n, name in enumerate(("star", "cart", "user", "search", "close", "menu", "leaf", "truck", "shield",
+                                  "heart", "chat", "gift", "check", "arrow", "plus", "minus"), start=1)
+    )
+    + "</svg>"
+)
+
+
+def _card_grid(rng: random.Random, index: int) -> str:
+    """A 'you may also like' grid: the attribute-heavy markup of theme product cards."""
+    cards = []
+    for slot in range(8):
+        number = (index + slot * 37) % 997 + 1
+        cards.append(
+            f'<div class="card card--product grid__item" data-product-id="{7_000_000 + number}" '
+            f'data-variant-id="{40_000_000 + number * 13}" data-collection="best-sellers">'
+            f'<div class="card__media"><img class="motion-reduce" loading="lazy" width="533" height="533" '
+            f'alt="" src="/cdn/shop/files/p{number}_533x.jpg?v=17{number:04d}" '
+            f'srcset="/cdn/shop/files/p{number}_165x.jpg?v=1 165w, /cdn/shop/files/p{number}_360x.jpg?v=1 360w, '
+            f'/cdn/shop/files/p{number}_533x.jpg?v=1 533w" sizes="(min-width: 990px) 25vw, 50vw"></div>'
+            f'<div class="card__rating"><svg class="icon"><use href="#icon-star"></use></svg></div>'
+            f'<button type="button" class="quick-add__submit button button--full-width" '
+            f'aria-label="Add to cart" data-qty="{rng.randint(1, 3)}"></button></div>'
+        )
+    return '<div class="product-grid grid grid--4-col-desktop" role="list">' + "".join(cards) + "</div>"
+
+
+def _theme_json(rng: random.Random, index: int, size: int) -> str:
+    """The theme's inline product JSON (variants, inventory policy...): not visible text."""
+    variants = []
+    length = 0
+    number = 0
+    while length < size - 80:
+        number += 1
+        item = (
+            f'{{"id":{41_000_000 + index * 100 + number},"title":"{number * 30} count","option1":"{number * 30}",'
+            f'"sku":"BM-{index:04d}-{number:03d}","requires_shipping":true,"taxable":true,'
+            f'"inventory_policy":"deny","weight":{rng.randint(80, 400)},"barcode":"{rng.randint(10**11, 10**12)}"}}'
+        )
+        variants.append(item)
+        length += len(item) + 1
+    return ('<script type="application/json" id="ProductJson-' + str(index) + '">{"variants":['
+            + ",".join(variants) + "]}</script>")
 
 
 def generate_site(root: Path, pages: int = 1000, *, seed: int = 0) -> list[str]:

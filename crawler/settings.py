@@ -35,7 +35,8 @@ DOWNLOAD_WARNSIZE = 0
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
-CLAIMWATCH_RETRY_BACKOFF_BASE = _env_number("CLAIMWATCH_RETRY_BACKOFF_BASE", 1.0)  # seconds; doubles on every retry of the same request
+# seconds before the first retry of a request; doubles on every further retry
+CLAIMWATCH_RETRY_BACKOFF_BASE = _env_number("CLAIMWATCH_RETRY_BACKOFF_BASE", 1.0)
 CLAIMWATCH_RETRY_BACKOFF_MAX = 30.0
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
@@ -51,6 +52,10 @@ DOWNLOADER_MIDDLEWARES = {
 EXTENSIONS = {
     "crawler.extensions.CrawlProgress": 500,
 }
+# Evidence (pipelines/archive.py, docs/evidence.md): WARC files rotate past this size; screenshots of pages
+# with high/medium changes are taken after the crawl unless CLAIMWATCH_SCREENSHOTS=0.
+CLAIMWATCH_WARC_MAX_BYTES = int(_env_number("CLAIMWATCH_WARC_MAX_BYTES", 100 * 1024 * 1024))
+CLAIMWATCH_SCREENSHOTS_ENABLED = os.environ.get("CLAIMWATCH_SCREENSHOTS", "1").lower() not in {"0", "false", "no"}
 ITEM_PIPELINES = {
     "pipelines.archive.ArchivePipeline": 100,
     "pipelines.normalize.NormalizePipeline": 200,

@@ -14,12 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from monitor.config import Settings
 from monitor.crawl import RunSummary, crawl_sites
 from monitor.db import make_engine, make_session_factory, upgrade
 from monitor.export import changes_table, export_pages, query_changes
-from monitor.siteserver import SiteServer
 from monitor.sites import upsert_sites
+from monitor.siteserver import SiteServer
 from monitor.watchlist import parse_watchlist
 
 DEMO_SITES = Path(__file__).resolve().parent / "demo_sites"
@@ -89,7 +91,7 @@ def run_demo(folder: Path, settings: Settings, say: Callable[[str], None] = prin
     return result
 
 
-def _write_reports(sessions: object, settings: Settings, folder: Path) -> dict[str, Path]:
+def _write_reports(sessions: sessionmaker[Session], settings: Settings, folder: Path) -> dict[str, Path]:
     """The demo's report as HTML and .eml, once report rendering is available."""
     try:
         from monitor.demo_report import write_demo_reports

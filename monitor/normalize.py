@@ -45,8 +45,11 @@ _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
 
+_Hints = tuple[tuple[str, re.Pattern[str]], ...]
+
+
 @cache
-def _attribute_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], tuple[tuple[str, re.Pattern[str]], ...]]:
+def _attribute_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], _Hints]:
     hidden_style = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
     banner = re.compile(r"cookie|consent|gdpr|onetrust|cc-(?:window|banner)", re.IGNORECASE)
     card = re.compile(r"testimonial|review|quote|card", re.IGNORECASE)

@@ -20,7 +20,15 @@ from monitor.extract import EXTRACTOR_VERSION, extract_statements, page_findings
 from monitor.models import Change, Fetch, Page, Site, Snapshot, StatementRow, utcnow
 from monitor.normalize import html_to_blocks
 from monitor.statements import Statement
-from monitor.store import change_row, finding_dict, load_body, snapshot_statements, statement_rows, statements_hash
+from monitor.store import (
+    change_row,
+    finding_dict,
+    insert_statements,
+    load_body,
+    snapshot_statements,
+    statement_rows,
+    statements_hash,
+)
 
 
 @dataclass
@@ -51,7 +59,7 @@ def reextract_page(session: Session, page: Page, *, force: bool = False, now: da
         statements = extract_statements(html_to_blocks(body))
         session.execute(delete(StatementRow).where(StatementRow.snapshot_id == snapshot.id))
         if statements:
-            session.execute(StatementRow.__table__.insert(), statement_rows(snapshot.id, statements))
+            session.execute(insert_statements(), statement_rows(snapshot.id, statements))
         snapshot.statements_hash = statements_hash(statements)
         snapshot.findings = [finding_dict(finding) for finding in page_findings(statements)]
         snapshot.extractor_version = EXTRACTOR_VERSION
@@ -100,8 +108,8 @@ def _recompute_changes(session: Session, page: Page, snapshots: Sequence[Snapsho
         reported_at = max(reported) if reported else (None if old else now)
         detected_at = min((c.detected_at for c in old), default=None)
         run_id = old[0].run_id if old else None
-        for change in old:
-            session.delete(change)
+        for stale_change in old:
+            session.delete(stale_change)
         session.flush()
         before = statements_of(before_id) if before_id is not None else []
         if after_id in order:
@@ -111,8 +119,8 @@ def _recompute_changes(session: Session, page: Page, snapshots: Sequence[Snapsho
             history = []
         after_snapshot = session.get(Snapshot, after_id)
         at = detected_at or (after_snapshot.created_at if after_snapshot else now)
-        for change in diff_statements(before, statements_of(after_id), history=history):
-            row = change_row(page, run_id, before_id, after_id, change, at)
+        for recomputed in diff_statements(before, statements_of(after_id), history=history):
+            row = change_row(page, run_id, before_id, after_id, recomputed, at)
             row.reported_at = reported_at
             session.add(row)
             summary.changes_after += 1

@@ -13,9 +13,9 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Insert, Table, select
 from sqlalchemy.orm import Session
 
 from monitor.diff import StatementChange, diff_statements
@@ -286,7 +286,7 @@ def store_page(
     session.add(snapshot)
     session.flush()
     if content.statements:
-        session.execute(StatementRow.__table__.insert(), statement_rows(snapshot.id, content.statements))
+        session.execute(insert_statements(), statement_rows(snapshot.id, content.statements))
 
     changes: list[StatementChange] = []
     if previous is not None:
@@ -301,6 +301,11 @@ def store_page(
     page.current_snapshot_id = snapshot.id
     page.fingerprint = content.fingerprint
     return StoreOutcome(fetch.outcome, page.id, snapshot.id, len(changes), tuple(events))
+
+
+def insert_statements() -> Insert:
+    """A Core INSERT for statement rows: one executemany per snapshot."""
+    return cast(Table, StatementRow.__table__).insert()
 
 
 def statement_rows(snapshot_id: int, statements: Sequence[Statement]) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -53,12 +54,15 @@ class SiteSpider(scrapy.Spider):
         self.seen.add(url)
         self.scheduled += 1
         headers: dict[str, str] = {}
-        if seed is not None and seed.last_sha256:
+        # rendered pages are never conditional: a 304 would leave Chromium with an empty page
+        if seed is not None and seed.last_sha256 and not self.plan.render_js:
             if seed.etag:
                 headers["If-None-Match"] = seed.etag
             if seed.last_modified:
                 headers["If-Modified-Since"] = seed.last_modified
-        meta = {"claimwatch_url": url, "claimwatch_seed": seed}
+        meta: dict[str, Any] = {"claimwatch_url": url, "claimwatch_seed": seed}
+        if self.plan.render_js:
+            meta.update(_render_meta())
         return scrapy.Request(url, headers=headers, meta=meta, callback=self.parse, errback=self.failed,
                               dont_filter=True)
 
@@ -68,7 +72,7 @@ class SiteSpider(scrapy.Spider):
 
     def parse(self, response: Response) -> Iterator[Any]:
         url: str = response.meta["claimwatch_url"]
-        headers = {key.decode("latin-1").lower(): response.headers.get(key, b"").decode("latin-1")
+        headers = {key.decode("latin-1").lower(): (response.headers.get(key) or b"").decode("latin-1")
                    for key in response.headers}
         reasons = response.meta.get("redirect_reasons") or []
         item = self._item(
@@ -81,6 +85,11 @@ class SiteSpider(scrapy.Spider):
             redirect_status=reasons[0] if reasons and isinstance(reasons[0], int) else None,
             not_modified=response.status == 304,
             encoding=getattr(response, "encoding", None),
+            response_url=response.url,
+            protocol=getattr(response, "protocol", None),
+            raw_headers=_header_pairs(response.headers),
+            request_headers=_header_pairs(response.request.headers) if response.request else [],
+            rendered=bool(response.meta.get("playwright")),
         )
         seed = response.meta.get("claimwatch_seed")
         if seed is not None:
@@ -130,3 +139,31 @@ class SiteSpider(scrapy.Spider):
         else:
             message = f"{failure.type.__name__}: {message}"
         yield self._item(url, final_url=None, status=None, headers={}, body=None, error=message)
+
+
+def _header_pairs(headers: Any) -> list[tuple[str, str]]:
+    """Every (name, value) of Scrapy headers, repeated headers kept (for the WARC records)."""
+    return [(key.decode("latin-1"), value.decode("latin-1"))
+            for key in headers for value in headers.getlist(key)]
+
+
+RENDER_SETTLE_MS = 5_000
+
+
+async def _settle(page: Any) -> None:
+    """Let a rendered page finish its scripts: network quiet for 500 ms, or give up after a few seconds."""
+    from playwright.async_api import Error as PlaywrightError
+
+    with contextlib.suppress(PlaywrightError):  # a page that keeps polling is taken as it is
+        await page.wait_for_load_state("networkidle", timeout=RENDER_SETTLE_MS)
+
+
+def _render_meta() -> dict[str, Any]:
+    """Request meta sending a page through scrapy-playwright (render_js sites only)."""
+    from scrapy_playwright.page import PageMethod
+
+    return {
+        "playwright": True,
+        "playwright_page_goto_kwargs": {"wait_until": "load"},
+        "playwright_page_methods": [PageMethod(_settle)],
+    }

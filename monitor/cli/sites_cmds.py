@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -83,7 +84,7 @@ def list_command(app: App, fmt: str) -> None:
       claimwatch sites list --format json
     """
     with app.sessions().begin() as session:
-        sites = [
+        sites: list[dict[str, Any]] = [
             {"name": s.name, "start_urls": s.start_urls, "allow": s.allow, "max_pages": s.max_pages,
              "schedule": s.schedule, "render_js": s.render_js, "recipients": s.recipients, "enabled": s.enabled}
             for s in list_sites(session)
