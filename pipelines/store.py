@@ -25,6 +25,7 @@ class StorePipeline:
         self.sessions: sessionmaker[Session] | None = None
         self.report_new_pages = False
         self.site_id = 0
+        self.crawler: Crawler | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -33,25 +34,29 @@ class StorePipeline:
             settings.db_url,
             StoreRules(settings.error_threshold, settings.gone_threshold, settings.flap_history),
         )
-        crawler.signals.connect(pipeline.open_spider, signal=signals.spider_opened)
-        crawler.signals.connect(pipeline.close_spider, signal=signals.spider_closed)
+        pipeline.crawler = crawler
+        # the close reason ("finished", "shutdown"...) only comes with the signal
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
 
-    def open_spider(self, spider: Spider) -> None:
+    def open_spider(self) -> None:
         self.sessions = make_session_factory(make_engine(self.db_url))
-        plan = spider.plan  # type: ignore[attr-defined]
+        plan = self.crawler.spider.plan  # type: ignore[union-attr]
         self.site_id = plan.site_id
         self.report_new_pages = plan.report_new_pages
 
-    def close_spider(self, spider: Spider, reason: str = "finished") -> None:
+    def spider_closed(self, spider: Spider, reason: str) -> None:
         plan = getattr(spider, "plan", None)
-        if self.sessions is not None and plan is not None:
+        if self.sessions is None:
+            return
+        if plan is not None:
             status = "finished" if reason == "finished" else "interrupted"
             with self.sessions.begin() as session:
                 finish_run(session, plan.run_id, status, detail=None if reason == "finished" else reason)
-            bind = self.sessions.kw.get("bind")
-            if bind is not None:
-                bind.dispose()
+        bind = self.sessions.kw.get("bind")
+        if bind is not None:
+            bind.dispose()
+        self.sessions = None
 
     def process_item(self, item: PageItem) -> Any:
         assert self.sessions is not None, "spider not opened"

@@ -11,6 +11,9 @@ fi
 stamp=.venv/.requirements.sha256
 want=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  # setuptools and wheel first: the editable install below builds without isolation, with the pinned ones
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check "$(grep '^setuptools==' requirements.txt)" \
+    "$(grep '^wheel==' requirements.txt)"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
   echo "$want" > "$stamp"
