@@ -30,4 +30,10 @@ class PageItem:
     known_sha256: str | None = None  # body hash of the page's last fetch: same bytes, nothing to parse
     known_fingerprint: str | None = None  # content fingerprint of the page's current snapshot
     content: Any = None  # monitor.store.PageContent once normalised
+    # the HTTP exchange as sent and received, for the WARC archive (pipelines/archive.py)
+    response_url: str | None = None  # URL the response came from, as fetched (not canonicalised)
+    protocol: str | None = None
+    raw_headers: list[tuple[str, str]] = field(default_factory=list)  # every response header value
+    request_headers: list[tuple[str, str]] = field(default_factory=list)
+    rendered: bool = False  # body is Chromium's DOM after scripts ran (render_js sites)
     blocks: list[Any] = field(default_factory=list)

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "monitor.cli.reextract_cmds",
     "monitor.cli.report_cmds",
     "monitor.cli.run_cmds",
+    "monitor.cli.evidence_cmds",
 )
 
 

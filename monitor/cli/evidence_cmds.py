@@ -1,0 +1,101 @@
+"""`claimwatch evidence URL --out bundle.zip` and `claimwatch evidence verify bundle.zip` (docs/evidence.md)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from monitor.cli.app import App, fail, pass_app
+from monitor.evidence import EvidenceError, build_bundle, verify_bundle, write_bundle
+
+
+class EvidenceGroup(click.Group):
+    """``claimwatch evidence URL ...`` runs ``bundle``; ``claimwatch evidence verify ...`` verifies."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["bundle", *args]
+        return super().parse_args(ctx, args)
+
+
+def _moment(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"--at: not an ISO date or date-time: {value!r} (e.g. 2026-11-01T06:00:00Z)")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@click.group("evidence", cls=EvidenceGroup)
+def evidence_group() -> None:
+    """Evidence bundles: a page's archived fetches, statements, report and screenshots in one zip.
+
+    `claimwatch evidence URL --out FILE.zip` is short for `claimwatch evidence bundle URL --out FILE.zip`.
+
+    \b
+    Example:
+      claimwatch evidence https://shop.example/guarantee --change 42 --out change-42.zip
+      claimwatch evidence verify change-42.zip
+    """
+
+
+@evidence_group.command("bundle")
+@click.argument("url")
+@click.option("--change", "change_id", type=int, default=None, help="The change to document (its id).")
+@click.option("--at", "at", default=None, metavar="ISO",
+              help="Document the version current at this UTC date/time and the one before it.")
+@click.option("--site", default=None, help="The site, when several watch the same URL.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The zip file to write.")
+@pass_app
+def bundle_command(app: App, url: str, change_id: int | None, at: str | None, site: str | None,
+                   out: Path) -> None:
+    """Write an evidence bundle for one page: the WARC records before and after, both versions'
+    statements as JSON, the change report (HTML), the screenshots and a manifest of SHA-256s.
+
+    Without --change or --at: the page's latest version and the one before it. Prints the manifest's
+    SHA-256 (keep it with the case file).
+
+    \b
+    Example:
+      claimwatch evidence bundle https://shop.example/guarantee --at 2026-11-02T06:00:00Z --out g.zip
+    """
+    if change_id is not None and at:
+        fail("use --change or --at, not both")
+    moment = _moment(at)
+    try:
+        with app.sessions().begin() as session:
+            bundle = build_bundle(session, app.settings, url, change_id=change_id, at=moment, site=site)
+    except EvidenceError as exc:
+        fail(str(exc))
+    try:
+        digest = write_bundle(bundle, out)
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror}")
+    click.echo(f"wrote {out}: {len(bundle.files) + 1} files, manifest SHA-256 {digest}", err=True)
+
+
+@evidence_group.command("verify")
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+def verify_command(bundle: Path) -> None:
+    """Re-check every hash of an evidence bundle: exit status 0 and "OK: ..." when it is intact,
+    1 and "FAILED: ..." when any file was changed, removed or added.
+
+    \b
+    Example:
+      claimwatch evidence verify change-42.zip
+    """
+    if not bundle.is_file():
+        fail(f"no such file: {bundle}")
+    result = verify_bundle(bundle)
+    if not result.ok:
+        fail(result.message)
+    click.echo(result.message)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(evidence_group)

@@ -1,0 +1,221 @@
+"""Full-page screenshots of changed pages, with the system Chromium through Playwright (never a download).
+
+When a crawl run detected a high or medium change on a page, the new version of that page is rendered
+once, after the crawl (one browser session for the whole run, off the hot path), and the PNG is stored
+content-addressed as ``data_dir/screenshots/<sha256>.png``; ``snapshot.screenshot_sha256`` points at it.
+
+What is rendered is the archived body itself: the main document is answered from the stored bytes (the
+ones in the WARC and the ``body`` table), so the picture shows the version that was analysed, not whatever
+the server says now. Images and stylesheets are loaded live. JavaScript runs for plain pages; pages of
+``render_js`` sites were archived as the DOM after their scripts ran, so scripts stay off to not run twice.
+
+>>> capture_run_screenshots(settings, run_id=7)                           # doctest: +SKIP
+2
+>>> screenshot_path(settings, sha).read_bytes()[:8]                       # doctest: +SKIP
+b'\\x89PNG\\r\\n\\x1a\\n'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from monitor.config import Settings
+from monitor.db import make_engine, make_session_factory
+from monitor.models import Change, Fetch, Page, Site, Snapshot
+from monitor.store import load_body
+
+log = logging.getLogger(__name__)
+
+SCREENSHOT_DIR = "screenshots"
+#: Change severities that earn the new version a screenshot.
+SCREENSHOT_SEVERITIES: tuple[str, ...] = ("high", "medium")
+VIEWPORT = {"width": 1280, "height": 800}
+#: Chromium flags for a closed network and containers: no sandbox (often no user namespaces), no GPU,
+#: and none of the background traffic (updates, sync, QUIC probes) that makes Chromium hang offline.
+CHROMIUM_ARGS: tuple[str, ...] = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+NAVIGATION_TIMEOUT_MS = 30_000
+SETTLE_TIMEOUT_MS = 5_000
+
+
+def chromium_launch_options(executable_path: str) -> dict[str, Any]:
+    """Playwright ``launch()`` options for the system Chromium (also passed to scrapy-playwright)."""
+    return {"executable_path": executable_path, "headless": True, "args": list(CHROMIUM_ARGS)}
+
+
+def chromium_available(settings: Settings) -> bool:
+    path = Path(settings.chromium_path)
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def screenshot_path(settings: Settings, sha256: str) -> Path:
+    """Where the screenshot with this SHA-256 lives: ``data_dir/screenshots/<sha256>.png``."""
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise ValueError(f"not a SHA-256: {sha256!r}")
+    return settings.data_dir / SCREENSHOT_DIR / f"{sha256}.png"
+
+
+def store_screenshot(settings: Settings, png: bytes) -> str:
+    """Keep a PNG once under its SHA-256 (written atomically); returns the SHA-256."""
+    sha = hashlib.sha256(png).hexdigest()
+    path = screenshot_path(settings, sha)
+    if path.exists():
+        return sha
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+        handle.write(png)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(handle.name, 0o644)
+    os.replace(handle.name, path)
+    return sha
+
+
+def load_screenshot(settings: Settings, sha256: str) -> bytes | None:
+    """The PNG bytes, or None when missing; a file whose bytes no longer hash to its name raises."""
+    path = screenshot_path(settings, sha256)
+    try:
+        png = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    if hashlib.sha256(png).hexdigest() != sha256:
+        raise ValueError(f"screenshot {path.name} does not match its SHA-256 (file altered)")
+    return png
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenshotTarget:
+    """One snapshot to render: its URL and the archived body that is served as the main document."""
+
+    snapshot_id: int
+    url: str
+    body: bytes
+    content_type: str
+    javascript: bool
+
+
+def pending_screenshots(session: Session, run_id: int) -> list[ScreenshotTarget]:
+    """Snapshots of ``run_id`` whose page got a high or medium change and that have no screenshot yet."""
+    rows = session.execute(
+        select(Snapshot, Fetch, Page.url, Site.render_js)
+        .join(Change, Change.after_snapshot_id == Snapshot.id)
+        .join(Fetch, Fetch.id == Snapshot.fetch_id)
+        .join(Page, Page.id == Snapshot.page_id)
+        .join(Site, Site.id == Page.site_id)
+        .where(Change.run_id == run_id, Change.severity.in_(SCREENSHOT_SEVERITIES),
+               Snapshot.screenshot_sha256.is_(None), Fetch.sha256.is_not(None))
+        .order_by(Snapshot.id)
+    )
+    targets: dict[int, ScreenshotTarget] = {}
+    for snapshot, fetch, url, render_js in rows:
+        if snapshot.id in targets or fetch.sha256 is None:
+            continue
+        body = load_body(session, fetch.sha256)
+        if body is None:
+            continue
+        targets[snapshot.id] = ScreenshotTarget(
+            snapshot.id, fetch.final_url or url, body, fetch.content_type or "text/html; charset=utf-8",
+            javascript=not render_js,
+        )
+    return list(targets.values())
+
+
+def take_screenshots(targets: Sequence[ScreenshotTarget], chromium_path: str) -> dict[int, bytes]:
+    """Render every target in one Chromium session: snapshot id -> full-page PNG (failures are logged)."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    shots: dict[int, bytes] = {}
+    if not targets:
+        return shots
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**chromium_launch_options(chromium_path))
+        try:
+            for target in targets:
+                try:
+                    shots[target.snapshot_id] = _render(browser, target)
+                except PlaywrightError as exc:
+                    log.warning("screenshot of %s failed: %s", target.url, str(exc).splitlines()[0])
+        finally:
+            browser.close()
+    return shots
+
+
+def _render(browser: Any, target: ScreenshotTarget) -> bytes:
+    from playwright.sync_api import Error as PlaywrightError
+
+    context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1,
+                                  java_script_enabled=target.javascript)
+    served = False
+
+    def answer(route: Any) -> None:
+        nonlocal served
+        request = route.request
+        if not served and request.is_navigation_request() and request.frame.parent_frame is None:
+            served = True  # the page itself: the archived bytes, not today's version
+            route.fulfill(status=200, headers={"content-type": target.content_type}, body=target.body)
+        else:
+            route.continue_()
+
+    try:
+        page = context.new_page()
+        page.route("**/*", answer)
+        page.goto(target.url, wait_until="load", timeout=NAVIGATION_TIMEOUT_MS)
+        with contextlib.suppress(PlaywrightError):  # a page that never goes quiet is taken as it is
+            page.wait_for_load_state("networkidle", timeout=SETTLE_TIMEOUT_MS)
+        png: bytes = page.screenshot(full_page=True, type="png", animations="disabled")
+        return png
+    finally:
+        context.close()
+
+
+def record_screenshots(session: Session, settings: Settings, shots: Iterable[tuple[int, bytes]]) -> int:
+    """Store PNGs content-addressed and point their snapshots at them; returns how many."""
+    count = 0
+    for snapshot_id, png in shots:
+        sha = store_screenshot(settings, png)
+        session.execute(update(Snapshot).where(Snapshot.id == snapshot_id).values(screenshot_sha256=sha))
+        count += 1
+    return count
+
+
+def capture_run_screenshots(settings: Settings, run_id: int) -> int:
+    """Screenshot every page of a run that got a high or medium change; returns how many were taken.
+
+    Without Chromium (``CLAIMWATCH_CHROMIUM``) nothing is taken and a warning is logged.
+    """
+    engine = make_engine(settings.db_url)
+    try:
+        sessions = make_session_factory(engine)
+        with sessions.begin() as session:
+            targets = pending_screenshots(session, run_id)
+        if not targets:
+            return 0
+        if not chromium_available(settings):
+            log.warning("no screenshots for %d changed pages: Chromium not found at %s "
+                        "(apt-get install chromium, or set CLAIMWATCH_CHROMIUM)", len(targets),
+                        settings.chromium_path)
+            return 0
+        shots = take_screenshots(targets, settings.chromium_path)
+        with sessions.begin() as session:
+            return record_screenshots(session, settings, shots.items())
+    finally:
+        engine.dispose()

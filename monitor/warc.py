@@ -1,0 +1,360 @@
+"""WARC archives of every fetch (warcio), so an analyst can prove what a page said and when.
+
+One ``WarcArchive`` per crawl process writes gzip-per-record WARC/1.1 files under ``data_dir/warc/``,
+named ``<site>-run<run>-<UTC stamp>-<serial>.warc.gz``: a new file for every crawl run, and a new one
+whenever the current file would grow past ``max_bytes``. Each file starts with a ``warcinfo`` record.
+
+- A fetch with an HTTP response becomes a ``response`` record followed by its ``request`` record
+  (``WARC-Concurrent-To`` the response). ``WARC-Block-Digest`` and ``WARC-Payload-Digest`` are SHA-256
+  (``sha256:<base32>``, allowed by WARC 1.1 and verified by ``warcio check``), so the payload digest is the
+  very SHA-256 the ``body`` table is keyed by.
+- The payload is the body as claimwatch analysed it: Scrapy has already undone any ``Content-Encoding``
+  and ``Transfer-Encoding``, so those headers are dropped and ``Content-Length`` states the stored length
+  (noted in a ``Claimwatch-Note`` WARC header). Pages rendered in Chromium (``render_js``) carry the DOM
+  after scripts ran, marked ``Claimwatch-Rendered: chromium``.
+- A fetch that got no response (timeout, refused connection...) becomes a ``metadata`` record
+  (``application/warc-fields``) with the error, so the audit trail has no holes.
+
+Every record is serialised in memory and appended with one write, so a crash never leaves a fetch row
+pointing at a half-written record. Fetch rows keep ``warc_path`` relative to the data folder and the
+byte offset of their record (``read_record`` reads it back).
+
+>>> with WarcArchive(data_dir, prefix="shop-run7") as archive:            # doctest: +SKIP
+...     location = archive.write_exchange(exchange)
+>>> read_record(data_dir, location.path, location.offset).url            # doctest: +SKIP
+'https://shop.example/'
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from pathlib import Path
+from types import TracebackType
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.utils import Digester
+from warcio.warcwriter import WARCWriter
+
+import monitor
+
+WARC_DIR = "warc"
+DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+#: Headers describing a transfer encoding the stored payload no longer has.
+DECODED_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class _Sha256WarcWriter(WARCWriter):
+    """warcio's writer with SHA-256 block and payload digests instead of SHA-1."""
+
+    @staticmethod
+    def _create_digester() -> Digester:
+        return Digester("sha256")
+
+
+@dataclass(frozen=True, slots=True)
+class WarcLocation:
+    """Where a fetch's record lives: a path relative to the data folder and the record's byte offset."""
+
+    path: str
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class HttpExchange:
+    """One HTTP request and its response as the crawler saw them (plain values; no Scrapy)."""
+
+    url: str  # the URL the response came from (after redirects)
+    status: int
+    body: bytes
+    fetched_at: datetime
+    response_headers: Sequence[tuple[str, str]] = ()
+    request_headers: Sequence[tuple[str, str]] = ()
+    method: str = "GET"
+    protocol: str = "HTTP/1.1"
+    rendered: bool = False  # body is Chromium's DOM after scripts ran, not the bytes the server sent
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedRecord:
+    """A record read back from a WARC file."""
+
+    record_type: str
+    record_id: str
+    url: str
+    date: str
+    payload: bytes
+    http_status: int | None = None
+    http_headers: list[tuple[str, str]] = field(default_factory=list)
+    warc_headers: list[tuple[str, str]] = field(default_factory=list)
+
+    def warc_header(self, name: str) -> str | None:
+        lowered = name.lower()
+        return next((value for key, value in self.warc_headers if key.lower() == lowered), None)
+
+
+def claimwatch_version() -> str:
+    """``monitor.__version__`` (read from the installed distribution when ``monitor`` resolves as a
+    namespace package, as with some editable installs)."""
+    version = getattr(monitor, "__version__", None)
+    if isinstance(version, str):
+        return version
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed_version
+
+    try:
+        return installed_version("claimwatch")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def sha256_base32(hex_digest: str) -> str:
+    """The ``sha256:<base32>`` form of a hex SHA-256, as written in ``WARC-Payload-Digest``."""
+    return "sha256:" + base64.b32encode(bytes.fromhex(hex_digest)).decode("ascii")
+
+
+def warc_date(moment: datetime) -> str:
+    """WARC/1.1 date with microseconds, always UTC: ``2026-11-01T06:00:00.123456Z``."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def safe_name(value: str) -> str:
+    return _UNSAFE.sub("-", value).strip("-") or "site"
+
+
+class WarcArchive:
+    """Append fetches to rotating WARC files under ``data_dir/warc`` (one instance per crawl process)."""
+
+    def __init__(self, data_dir: Path, *, prefix: str, max_bytes: int = DEFAULT_MAX_BYTES,
+                 operator: str | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.directory = self.data_dir / WARC_DIR
+        self.prefix = safe_name(prefix)
+        self.max_bytes = max(int(max_bytes), 1)
+        self.operator = operator
+        self.files: list[Path] = []  # every file this archive wrote, in order
+        self._stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        self._handle: BinaryIO | None = None
+        self._size = 0
+        self._records_in_file = 0
+
+    # --- files ----------------------------------------------------------------------------------
+
+    def _open_next(self) -> None:
+        self._close_current()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        serial = len(self.files) + 1
+        path = self.directory / f"{self.prefix}-{self._stamp}-{serial:05d}.warc.gz"
+        self._handle = path.open("xb")
+        self.files.append(path)
+        self._size = 0
+        self._records_in_file = 0
+        info = {"description": "claimwatch crawl archive: one response and request record per fetch"}
+        if self.operator:
+            info["operator"] = self.operator
+        self._append(warcinfo_record(path.name, info))
+
+    def _close_current(self) -> None:
+        if self._handle is not None:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+            self._handle = None
+
+    def close(self) -> None:
+        self._close_current()
+
+    def __enter__(self) -> WarcArchive:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @staticmethod
+    def _writer() -> tuple[_Sha256WarcWriter, io.BytesIO]:
+        buffer = io.BytesIO()
+        return _Sha256WarcWriter(buffer, gzip=True, warc_version="1.1"), buffer
+
+    def _append(self, data: bytes) -> int:
+        assert self._handle is not None
+        offset = self._size
+        self._handle.write(data)
+        self._handle.flush()
+        self._size += len(data)
+        self._records_in_file += 1
+        return offset
+
+    def _write(self, data: bytes) -> WarcLocation:
+        """Append serialised records, rotating first when the file would grow past ``max_bytes``."""
+        if self._handle is None or (self._records_in_file > 1 and self._size + len(data) > self.max_bytes):
+            self._open_next()
+        offset = self._append(data)
+        return WarcLocation(self.files[-1].relative_to(self.data_dir).as_posix(), offset)
+
+    # --- records --------------------------------------------------------------------------------
+
+    def write_exchange(self, exchange: HttpExchange) -> WarcLocation:
+        """A ``response`` record and its ``request`` record; returns the response record's location."""
+        writer, buffer = self._writer()
+        date = warc_date(exchange.fetched_at)
+        kept = [(k, v) for k, v in exchange.response_headers if k.lower() not in DECODED_HEADERS]
+        dropped = sorted({k.lower() for k, _ in exchange.response_headers if k.lower() in DECODED_HEADERS}
+                         - {"content-length"})
+        kept.append(("Content-Length", str(len(exchange.body))))
+        reason = _reason(exchange.status)
+        http_headers = StatusAndHeaders(f"{exchange.status} {reason}".strip(), kept,
+                                        protocol=exchange.protocol or "HTTP/1.1")
+        warc_headers: dict[str, str] = {"WARC-Date": date}
+        if dropped:
+            warc_headers["Claimwatch-Note"] = (f"payload stored decoded; removed {', '.join(dropped)} "
+                                               "(Content-Length is the stored length)")
+        if exchange.rendered:
+            warc_headers["Claimwatch-Rendered"] = "chromium (DOM after scripts ran)"
+        response = writer.create_warc_record(
+            exchange.url, "response", payload=io.BytesIO(exchange.body), length=len(exchange.body),
+            http_headers=http_headers, warc_headers_dict=warc_headers,
+        )
+        request = writer.create_warc_record(
+            exchange.url, "request", payload=io.BytesIO(b""), length=0,
+            http_headers=_request_headers(exchange), warc_headers_dict={"WARC-Date": date},
+        )
+        writer.write_request_response_pair(request, response)  # response first, then its request
+        return self._write(buffer.getvalue())
+
+    def write_error(self, url: str, error: str, fetched_at: datetime) -> WarcLocation:
+        """A ``metadata`` record for a fetch that got no response (the audit trail has no holes)."""
+        writer, buffer = self._writer()
+        fields = f"fetch-error: {' '.join(error.split())}\r\nfetched-at: {warc_date(fetched_at)}\r\n".encode()
+        record = writer.create_warc_record(
+            url, "metadata", payload=io.BytesIO(fields), length=len(fields),
+            warc_content_type="application/warc-fields", warc_headers_dict={"WARC-Date": warc_date(fetched_at)},
+        )
+        writer.write_record(record)
+        return self._write(buffer.getvalue())
+
+
+def warcinfo_record(filename: str, info: dict[str, str]) -> bytes:
+    """A gzipped ``warcinfo`` record naming claimwatch as the software, plus ``info`` fields."""
+    fields = {"software": f"claimwatch/{claimwatch_version()} (warcio)", "format": "WARC File Format 1.1",
+              "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+              **info}
+    buffer = io.BytesIO()
+    writer = _Sha256WarcWriter(buffer, gzip=True, warc_version="1.1")
+    writer.write_record(writer.create_warcinfo_record(filename, fields))
+    return buffer.getvalue()
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _request_headers(exchange: HttpExchange) -> StatusAndHeaders:
+    parts = urlsplit(exchange.url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = list(exchange.request_headers)
+    if not any(name.lower() == "host" for name, _ in headers):
+        headers.insert(0, ("Host", parts.netloc))
+    return StatusAndHeaders(f"{exchange.method} {target} {exchange.protocol or 'HTTP/1.1'}", headers,
+                            is_http_request=True)
+
+
+# --- reading ------------------------------------------------------------------------------------------
+
+
+def warc_file(data_dir: Path, warc_path: str) -> Path:
+    """The absolute file of a fetch's relative ``warc_path`` (refuses paths leaving the data folder)."""
+    base = Path(data_dir).resolve()
+    path = (base / warc_path).resolve()
+    if base not in path.parents:
+        raise ValueError(f"WARC path outside the data folder: {warc_path!r}")
+    return path
+
+
+def _to_archived(record: Any) -> ArchivedRecord:
+    headers = record.rec_headers
+    payload = record.raw_stream.read()
+    http = record.http_headers
+    status = None
+    http_headers: list[tuple[str, str]] = []
+    if http is not None and record.rec_type == "response":
+        code = http.get_statuscode()
+        status = int(code) if code and code.isdigit() else None
+    if http is not None:
+        http_headers = list(http.headers)
+    return ArchivedRecord(
+        record_type=record.rec_type, record_id=headers.get_header("WARC-Record-ID") or "",
+        url=headers.get_header("WARC-Target-URI") or "", date=headers.get_header("WARC-Date") or "",
+        payload=payload, http_status=status, http_headers=http_headers, warc_headers=list(headers.headers),
+    )
+
+
+def read_record(data_dir: Path, warc_path: str, offset: int) -> ArchivedRecord:
+    """The record at ``offset`` in a data-folder WARC file (a fetch row's ``warc_path``/``warc_offset``)."""
+    with warc_file(data_dir, warc_path).open("rb") as handle:
+        handle.seek(offset)
+        for record in ArchiveIterator(handle):
+            return _to_archived(record)
+    raise ValueError(f"no WARC record at {warc_path}#{offset}")
+
+
+def iter_records(stream: BinaryIO) -> Iterator[ArchivedRecord]:
+    """Every record of a WARC stream (checks digests as it reads; a mismatch raises ``ValueError``)."""
+    iterator = ArchiveIterator(stream, check_digests=True)
+    for record in iterator:
+        archived = _to_archived(record)
+        iterator.read_to_end(record)
+        if record.digest_checker.passed is False:
+            raise ValueError(f"digest mismatch in {archived.record_id}: "
+                             + "; ".join(str(p) for p in record.digest_checker.problems))
+        yield archived
+
+
+def raw_records(data_dir: Path, warc_path: str, offset: int) -> bytes:
+    """The exact bytes (gzip members) of the record at ``offset`` and of the ``request`` record that
+    follows it when it is concurrent to it: copied verbatim, so their digests and dates stay intact."""
+    path = warc_file(data_dir, warc_path)
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        iterator = ArchiveIterator(handle)
+        spans: list[tuple[int, int]] = []
+        first_id = None
+        for record in iterator:
+            record_id = record.rec_headers.get_header("WARC-Record-ID")
+            concurrent = record.rec_headers.get_header("WARC-Concurrent-To")
+            iterator.read_to_end(record)
+            start, length = iterator.get_record_offset(), iterator.get_record_length()
+            if first_id is None:
+                first_id = record_id
+                spans.append((start, length))
+                continue
+            if record.rec_type == "request" and concurrent == first_id:
+                spans.append((start, length))
+            break
+        if not spans:
+            raise ValueError(f"no WARC record at {warc_path}#{offset}")
+        chunks = []
+        for start, length in spans:  # the iterator's offsets are absolute file positions
+            handle.seek(start)
+            chunks.append(handle.read(length))
+    return b"".join(chunks)
+
+
+def payload_sha256(record: ArchivedRecord) -> str:
+    return hashlib.sha256(record.payload).hexdigest()
