@@ -40,6 +40,7 @@ class SiteSpider(scrapy.Spider):
         self.hosts = site_hosts(self.plan.start_urls)
         self.allow = tuple(self.plan.allow)
         self.seen: set[str] = set()
+        self._links: dict[str, str | None] = {}
         self.scheduled = 0
 
     async def start(self) -> AsyncIterator[Any]:
@@ -104,17 +105,11 @@ class SiteSpider(scrapy.Spider):
 
     def _follow(self, response: Response) -> Iterator[scrapy.Request]:
         text = response.text if hasattr(response, "text") else response.body.decode("utf-8", "replace")
+        base_dir = response.url.rsplit("/", 1)[0]
         for match in _HREF.finditer(text):
-            href = html.unescape(match.group(1) or match.group(2) or match.group(3) or "").strip()
-            if not href or href.startswith(("#", "mailto:", "tel:", "javascript:", "data:")):
-                continue
-            try:
-                url = canonical_url(response.urljoin(href))
-            except ValueError:
-                continue
-            if url in self.seen or _SKIP_EXTENSIONS.search(url.split("?", 1)[0]):
-                continue
-            if not in_scope(url, self.hosts, self.allow):
+            href = match.group(1) or match.group(2) or match.group(3) or ""
+            url = self._link(response, base_dir, href)
+            if url is None or url in self.seen:
                 continue
             request = self._request(url)
             if request is None:
@@ -122,6 +117,30 @@ class SiteSpider(scrapy.Spider):
                     return
                 continue
             yield request
+
+    def _link(self, response: Response, base_dir: str, href: str) -> str | None:
+        """The canonical in-scope URL a link points at, or None; memoised, since shop pages repeat the same
+        navigation links on every page (canonicalising ~100 links a page costs more than parsing it)."""
+        key = href if href.startswith("/") and not href.startswith("//") else f"{base_dir}\0{href}"
+        if href.startswith(("?", "#")):
+            key = f"{response.url}\0{href}"
+        try:
+            return self._links[key]
+        except KeyError:
+            pass
+        url: str | None = None
+        clean = (html.unescape(href) if "&" in href else href).strip()
+        if clean and not clean.startswith(("#", "mailto:", "tel:", "javascript:", "data:")):
+            try:
+                url = canonical_url(response.urljoin(clean))
+            except ValueError:
+                url = None
+            if url is not None and (_SKIP_EXTENSIONS.search(url.split("?", 1)[0])
+                                    or not in_scope(url, self.hosts, self.allow)):
+                url = None
+        if len(self._links) < 100_000:
+            self._links[key] = url
+        return url
 
     def failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request  # type: ignore[attr-defined]
