@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from click.testing import Result
 from sqlalchemy import func, select
 
 from monitor.db import make_engine, make_session_factory
 from monitor.models import Body, Change, CrawlRun, Event, Fetch, Page, Snapshot
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -45,28 +48,25 @@ def page_urls(db_url: str) -> dict[str, str]:
     return {url.split("/", 3)[3] if url.count("/") >= 3 else url: state for url, state in rows}
 
 
-def fetches(db_url: str) -> list[Fetch]:
+def rows(db_url: str, model: type[T]) -> list[T]:
+    """Every row of a model, oldest first, detached from its session."""
     engine = make_engine(db_url)
     try:
         with make_session_factory(engine)() as session:
-            rows = list(session.scalars(select(Fetch).order_by(Fetch.id)))
-            for row in rows:
+            found = list(session.scalars(select(model).order_by(model.id)))  # type: ignore[attr-defined]
+            for row in found:
                 session.expunge(row)
-            return rows
+            return found
     finally:
         engine.dispose()
+
+
+def fetches(db_url: str) -> list[Fetch]:
+    return rows(db_url, Fetch)
 
 
 def runs(db_url: str) -> list[CrawlRun]:
-    engine = make_engine(db_url)
-    try:
-        with make_session_factory(engine)() as session:
-            rows = list(session.scalars(select(CrawlRun).order_by(CrawlRun.id)))
-            for row in rows:
-                session.expunge(row)
-            return rows
-    finally:
-        engine.dispose()
+    return rows(db_url, CrawlRun)
 
 
 def setup_site(run_cli: Callable[..., Result], db: str, name: str, url: str, *extra: str) -> None:

@@ -12,10 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
-from crawlkit import counts, crawl, setup_site
-from sqlalchemy import select
+from crawlkit import counts, crawl, rows, setup_site
 
-from monitor.db import make_engine, make_session_factory
 from monitor.models import Change
 
 CHANGES = Path(__file__).resolve().parent / "sites" / "changes"
@@ -29,15 +27,7 @@ def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _stored_changes(db: str) -> list[Change]:
-    engine = make_engine(db)
-    try:
-        with make_session_factory(engine)() as session:
-            rows = list(session.scalars(select(Change).order_by(Change.id)))
-            for row in rows:
-                session.expunge(row)
-            return rows
-    finally:
-        engine.dispose()
+    return rows(db, Change)
 
 
 def _matches(row: Change, want: dict[str, Any]) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import chromium_path
-from crawlkit import crawl, setup_site
+from crawlkit import crawl, rows, setup_site
 from sqlalchemy import select
 
 from monitor.db import make_engine, make_session_factory
@@ -47,15 +47,7 @@ def changed_shop(run_cli, db: str, site_server, tmp_path: Path) -> str:
 
 
 def snapshots(db: str) -> list[Snapshot]:
-    engine = make_engine(db)
-    try:
-        with make_session_factory(engine)() as session:
-            rows = list(session.scalars(select(Snapshot).order_by(Snapshot.id)))
-            for row in rows:
-                session.expunge(row)
-            return rows
-    finally:
-        engine.dispose()
+    return rows(db, Snapshot)
 
 
 def change_ids(db: str) -> list[int]:

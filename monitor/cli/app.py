@@ -55,12 +55,12 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
-def parse_since(value: str | None) -> datetime | None:
+def parse_since(value: str | None, option: str = "--since") -> datetime | None:
     """ISO date or date-time (UTC when no offset is given)."""
     if not value:
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        fail(f"--since: not an ISO date or date-time: {value!r} (e.g. 2026-11-01 or 2026-11-01T06:00:00Z)")
+        fail(f"{option}: not an ISO date or date-time: {value!r} (e.g. 2026-11-01 or 2026-11-01T06:00:00Z)")
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

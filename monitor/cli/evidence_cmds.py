@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
 
-from monitor.cli.app import App, fail, pass_app
+from monitor.cli.app import App, fail, parse_since, pass_app
 from monitor.evidence import EvidenceError, build_bundle, verify_bundle, write_bundle
 
 
@@ -21,13 +21,7 @@ class EvidenceGroup(click.Group):
 
 
 def _moment(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        fail(f"--at: not an ISO date or date-time: {value!r} (e.g. 2026-11-01T06:00:00Z)")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return parse_since(value, "--at")
 
 
 @click.group("evidence", cls=EvidenceGroup)
