@@ -6,6 +6,7 @@ environment, relays its progress, and records a crash as a failed run with the t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -22,8 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.config import Settings
 from monitor.crawlplan import plan_crawl
 from monitor.db import PROJECT_ROOT
+from monitor.leases import DEFAULT_TTL, LeaseError, hold_lease, hold_leases, lease_holder
 from monitor.models import CrawlRun, Site
 from monitor.runs import close_stale_runs, finish_run, start_run
+from monitor.screenshots import chromium_available, chromium_launch_options
 
 
 class CrawlError(RuntimeError):
@@ -66,6 +69,7 @@ class CrawlJob:
     plan_path: Path
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
+    scrapy_settings: list[str] = field(default_factory=list)  # `-s NAME=VALUE` (render_js sites)
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -76,6 +80,7 @@ def prepare_crawl(sessions: sessionmaker[Session], settings: Settings, site_name
         site = session.scalar(select(Site).where(Site.name == site_name))
         if site is None:
             raise CrawlError(f"no site named {site_name!r} (see `claimwatch sites list`)")
+        js_settings = render_js_settings(settings) if site.render_js else []
         close_stale_runs(session, site.id)
         run = start_run(session, site.id)
         log_path = settings.log_dir / f"{site.name}-run{run.id}.log"
@@ -92,13 +97,29 @@ def prepare_crawl(sessions: sessionmaker[Session], settings: Settings, site_name
         "CLAIMWATCH_CHROMIUM": settings.chromium_path,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")])),
     })
-    return CrawlJob(site_name, plan.run_id, plan_path, log_path, env)
+    return CrawlJob(site_name, plan.run_id, plan_path, log_path, env, js_settings)
+
+
+def render_js_settings(settings: Settings) -> list[str]:
+    """Scrapy settings sending pages through scrapy-playwright and the system Chromium (render_js sites);
+    plain sites keep Scrapy's HTTP download handler."""
+    if not chromium_available(settings):
+        raise CrawlError(f"render_js needs Chromium, not found at {settings.chromium_path} "
+                         "(apt-get install chromium, or set CLAIMWATCH_CHROMIUM)")
+    handler = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+    return [
+        "DOWNLOAD_HANDLERS=" + json.dumps({"http": handler, "https": handler}),
+        "TWISTED_REACTOR=twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+        "PLAYWRIGHT_BROWSER_TYPE=chromium",
+        "PLAYWRIGHT_LAUNCH_OPTIONS=" + json.dumps(chromium_launch_options(settings.chromium_path)),
+        "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT=4",
+    ]
 
 
 def crawl_command(job: CrawlJob, extra_settings: Sequence[str] = ()) -> list[str]:
     command = [sys.executable, "-m", "scrapy", "crawl", "site", "-a", f"plan={job.plan_path}",
                "-s", f"LOG_FILE={job.log_path}"]
-    for setting in extra_settings:
+    for setting in [*job.scrapy_settings, *extra_settings]:
         command += ["-s", setting]
     return command
 
@@ -154,12 +175,47 @@ def run_job(
 def _failure_detail(code: int, log_path: Path, stray: list[str]) -> str:
     how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
     tail: list[str] = []
-    try:
+    with contextlib.suppress(OSError):
         tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
-    except OSError:
-        pass
     lines = [f"crawl process {how}", *stray[-10:], *tail]
     return "\n".join(lines)
+
+
+def run_job_guarded(
+    sessions: sessionmaker[Session],
+    job: CrawlJob,
+    *,
+    on_progress: ProgressCallback | None = None,
+    on_start: Callable[[subprocess.Popen[str]], None] | None = None,
+) -> RunSummary:
+    """``run_job``, with a failure to even start the subprocess recorded as a failed run."""
+    try:
+        return run_job(sessions, job, on_progress=on_progress, on_start=on_start)
+    except Exception as exc:  # noqa: BLE001 - one site's failure must not lose the others
+        with sessions.begin() as session:
+            finish_run(session, job.run_id, "failed", f"could not run the crawl: {exc!r}")
+        return RunSummary(job.site, job.run_id, "failed", log_path=str(job.log_path),
+                          detail=f"could not run the crawl: {exc!r}")
+
+
+def crawl_site(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    site_name: str,
+    *,
+    holder: str,
+    lease_ttl: float = DEFAULT_TTL,
+    wait: float = 0.0,
+    on_progress: ProgressCallback | None = None,
+    on_start: Callable[[subprocess.Popen[str]], None] | None = None,
+) -> RunSummary:
+    """Crawl one site under its lease (what the daemon's executor runs).
+
+    Raises ``LeaseBusy`` when another process holds the site's lease for longer than ``wait`` seconds.
+    """
+    with hold_lease(sessions, site_name, holder, ttl=lease_ttl, wait=wait):
+        job = prepare_crawl(sessions, settings, site_name)
+        return run_job_guarded(sessions, job, on_progress=on_progress, on_start=on_start)
 
 
 def crawl_sites(
@@ -169,8 +225,29 @@ def crawl_sites(
     *,
     on_progress: ProgressCallback | None = None,
     parallel: int | None = None,
+    wait: float = 0.0,
 ) -> list[RunSummary]:
-    """Crawl several sites now, at most ``parallel`` at a time; summaries in the order given."""
+    """Crawl several sites now, at most ``parallel`` at a time; summaries in the order given.
+
+    The leases of all the sites are taken first (waiting up to ``wait`` seconds for a crawl by another
+    process, e.g. the daemon, to end); a site still busy then is a ``CrawlError`` and nothing is crawled.
+    """
+    try:
+        with hold_leases(sessions, list(dict.fromkeys(site_names)), lease_holder(), wait=wait):
+            return _crawl_prepared(sessions, settings, site_names, on_progress=on_progress,
+                                   parallel=parallel)
+    except LeaseError as exc:
+        raise CrawlError(str(exc)) from exc
+
+
+def _crawl_prepared(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    site_names: Sequence[str],
+    *,
+    on_progress: ProgressCallback | None,
+    parallel: int | None,
+) -> list[RunSummary]:
     jobs = [prepare_crawl(sessions, settings, name) for name in site_names]
     results: dict[str, RunSummary] = {}
     semaphore = threading.Semaphore(max(1, parallel or settings.max_parallel_crawls))
@@ -178,13 +255,7 @@ def crawl_sites(
 
     def work(job: CrawlJob) -> None:
         with semaphore:
-            try:
-                summary = run_job(sessions, job, on_progress=on_progress)
-            except Exception as exc:  # noqa: BLE001 - one site's failure must not lose the others
-                with sessions.begin() as session:
-                    finish_run(session, job.run_id, "failed", f"could not run the crawl: {exc!r}")
-                summary = RunSummary(job.site, job.run_id, "failed", log_path=str(job.log_path),
-                                     detail=f"could not run the crawl: {exc!r}")
+            summary = run_job_guarded(sessions, job, on_progress=on_progress)
         with lock:
             results[job.site] = summary
 

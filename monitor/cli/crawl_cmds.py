@@ -34,12 +34,15 @@ class LiveProgress:
 @click.option("--site", "sites", multiple=True, help="Site to crawl (repeatable; default: all enabled sites).")
 @click.option("--parallel", type=click.IntRange(1, 32), default=None,
               help="Sites crawled at once (default: CLAIMWATCH_MAX_PARALLEL or 2).")
+@click.option("--wait", type=click.FloatRange(0), default=0, show_default=True, metavar="SECONDS",
+              help="When another process (e.g. `claimwatch run`) is crawling a site, wait up to this long "
+                   "for it to finish instead of failing at once.")
 @pass_app
-def crawl_command(app: App, sites: tuple[str, ...], parallel: int | None) -> None:
+def crawl_command(app: App, sites: tuple[str, ...], parallel: int | None, wait: float) -> None:
     """Crawl sites now: fetch, archive, extract and store, one subprocess per site.
 
     Live progress on a terminal, one summary line per site otherwise (stderr). Exit status 1 when a
-    crawl failed.
+    crawl failed, or when a site is being crawled by another process (see --wait).
 
     \b
     Example:
@@ -52,7 +55,8 @@ def crawl_command(app: App, sites: tuple[str, ...], parallel: int | None) -> Non
         fail("no sites to crawl: add one with `claimwatch sites add` or `claimwatch sites import`")
     live = LiveProgress() if sys.stderr.isatty() else None
     try:
-        summaries = crawl_sites(sessions, app.settings, names, on_progress=live, parallel=parallel)
+        summaries = crawl_sites(sessions, app.settings, names, on_progress=live, parallel=parallel,
+                                wait=wait)
     except CrawlError as exc:
         fail(str(exc))
     finally:
