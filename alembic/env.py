@@ -10,6 +10,12 @@ from monitor.db import make_engine
 from monitor.models import Base
 
 target_metadata = Base.metadata
+# tables other software keeps in the same database (APScheduler's job store) are not ours to migrate
+FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    return not (type_ == "table" and name in FOREIGN_TABLES)
 
 
 def run_migrations_online() -> None:
@@ -22,6 +28,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()
