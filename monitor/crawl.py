@@ -33,6 +33,10 @@ class CrawlError(RuntimeError):
     pass
 
 
+class CrawlRefused(CrawlError):
+    """This site cannot be crawled as configured (e.g. render_js without Chromium); others still can."""
+
+
 @dataclass(slots=True)
 class Progress:
     site: str
@@ -104,7 +108,7 @@ def render_js_settings(settings: Settings) -> list[str]:
     """Scrapy settings sending pages through scrapy-playwright and the system Chromium (render_js sites);
     plain sites keep Scrapy's HTTP download handler."""
     if not chromium_available(settings):
-        raise CrawlError(f"render_js needs Chromium, not found at {settings.chromium_path} "
+        raise CrawlRefused(f"render_js needs Chromium, not found at {settings.chromium_path} "
                          "(apt-get install chromium, or set CLAIMWATCH_CHROMIUM)")
     handler = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
     return [
@@ -248,8 +252,13 @@ def _crawl_prepared(
     on_progress: ProgressCallback | None,
     parallel: int | None,
 ) -> list[RunSummary]:
-    jobs = [prepare_crawl(sessions, settings, name) for name in site_names]
+    jobs: list[CrawlJob] = []
     results: dict[str, RunSummary] = {}
+    for name in site_names:
+        try:
+            jobs.append(prepare_crawl(sessions, settings, name))
+        except CrawlRefused as exc:  # one misconfigured site must not keep the others from being crawled
+            results[name] = RunSummary(name, 0, "failed", detail=str(exc))
     semaphore = threading.Semaphore(max(1, parallel or settings.max_parallel_crawls))
     lock = threading.Lock()
 
@@ -264,7 +273,7 @@ def _crawl_prepared(
         thread.start()
     for thread in threads:
         thread.join()
-    return [results[job.site] for job in jobs]
+    return [results[name] for name in site_names]
 
 
 def enabled_site_names(session: Session) -> list[str]:

@@ -81,3 +81,15 @@ def test_render_js_without_chromium_is_a_clear_error(run_cli, sqlite_url, site_s
     assert result.exit_code == 1
     assert "render_js needs Chromium" in result.stderr and "/nonexistent/chromium" in result.stderr
     assert not server.requests  # nothing was fetched half-configured
+
+
+def test_a_refused_render_js_site_does_not_stop_the_others(run_cli, sqlite_url, site_server, monkeypatch) -> None:
+    monkeypatch.setenv("CLAIMWATCH_CHROMIUM", "/nonexistent/chromium")
+    rendered = site_server(JS_SHOP)
+    plain = site_server(JS_SHOP)
+    setup_site(run_cli, sqlite_url, "rendered", f"{rendered.url}/", "--render-js")
+    assert run_cli("sites", "add", "plain", "--url", f"{plain.url}/", db=sqlite_url).exit_code == 0
+    result = crawl(run_cli, sqlite_url, ok=False)
+    assert result.exit_code == 1 and "crawl did not finish for: rendered" in result.stderr
+    assert "plain: finished" in result.stderr
+    assert plain.requests and not rendered.requests
