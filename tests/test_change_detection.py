@@ -23,6 +23,7 @@ EXPECTED: dict[str, Any] = yaml.safe_load((CHANGES / "expected.yaml").read_text(
 @pytest.fixture(autouse=True)
 def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLAIMWATCH_THROTTLE_START_DELAY", "0.05")
+    monkeypatch.setenv("CLAIMWATCH_SCREENSHOTS", "0")  # screenshots have tests of their own (test_evidence)
     monkeypatch.setenv("CLAIMWATCH_RETRY_BACKOFF_BASE", "0.05")
 
 

@@ -22,6 +22,7 @@ def _schema(name: str) -> dict:
 @pytest.fixture(autouse=True)
 def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLAIMWATCH_THROTTLE_START_DELAY", "0.05")
+    monkeypatch.setenv("CLAIMWATCH_SCREENSHOTS", "0")  # screenshots have tests of their own (test_evidence)
 
 
 def test_export_and_changes_follow_the_documented_schemas(run_cli, db_url, site_server) -> None:

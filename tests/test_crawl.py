@@ -19,6 +19,7 @@ PRODUCT_PAGES = {
 @pytest.fixture(autouse=True)
 def _fast_crawls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLAIMWATCH_THROTTLE_START_DELAY", "0.05")
+    monkeypatch.setenv("CLAIMWATCH_SCREENSHOTS", "0")  # screenshots have tests of their own (test_evidence)
     monkeypatch.setenv("CLAIMWATCH_RETRY_BACKOFF_BASE", "0.1")
 
 

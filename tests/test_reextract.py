@@ -19,6 +19,7 @@ DEMO = Path(__file__).resolve().parent.parent / "monitor" / "demo_sites"
 @pytest.fixture(autouse=True)
 def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLAIMWATCH_THROTTLE_START_DELAY", "0.05")
+    monkeypatch.setenv("CLAIMWATCH_SCREENSHOTS", "0")  # screenshots have tests of their own (test_evidence)
 
 
 def _changes(run_cli, db: str) -> list[tuple]:
