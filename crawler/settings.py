@@ -23,6 +23,9 @@ USER_AGENT = f"claimwatch/0.1 (+consumer-protection page monitor; contact: {_CON
 
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16
+# the pipelines are synchronous (one transaction per page); Scrapy starts this many asyncio workers for
+# every response's output, and the default 100 cost ~5 ms a page
+CONCURRENT_ITEMS = 1
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_DELAY = 0
 AUTOTHROTTLE_ENABLED = True
