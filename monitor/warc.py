@@ -32,6 +32,7 @@ import hashlib
 import io
 import os
 import re
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,7 +45,7 @@ from urllib.parse import urlsplit
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.utils import Digester
-from warcio.warcwriter import WARCWriter
+from warcio.warcwriter import GzippingWrapper, WARCWriter
 
 import monitor
 
@@ -55,12 +56,30 @@ DECODED_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-l
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+WARC_GZIP_LEVEL = 3  # warcio's level 9 costs ~4x the time for ~5% smaller records, on every fetch
+
+
+class _FastGzip(GzippingWrapper):
+    def __init__(self, out: Any) -> None:
+        self.compressor = zlib.compressobj(WARC_GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        self.out = out
+
+
 class _Sha256WarcWriter(WARCWriter):
-    """warcio's writer with SHA-256 block and payload digests instead of SHA-1."""
+    """warcio's writer with SHA-256 block and payload digests instead of SHA-1, gzipped faster."""
 
     @staticmethod
     def _create_digester() -> Digester:
         return Digester("sha256")
+
+    def _write_warc_record(self, out: Any, record: Any) -> Any:
+        if not getattr(self, "gzip", False):
+            return super()._write_warc_record(out, record)
+        self.gzip = False  # the base class would wrap `out` in its level-9 compressor
+        try:
+            return super()._write_warc_record(_FastGzip(out), record)
+        finally:
+            self.gzip = True
 
 
 @dataclass(frozen=True, slots=True)
