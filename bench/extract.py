@@ -1,6 +1,6 @@
 """Extraction throughput: normalise + extract ~50 KB pages on one core.
 
-Run: ``python bench/extract.py [--pages N] [--size KB]``
+Run: ``python bench/extract.py [--pages N] [--size KB] [--source corpus|seeds|shop]``
 
 Pages are built by concatenating the bodies of the corpus pages (tests/corpus/pages/) in rotating
 order until each is about ``--size`` KB of HTML, so every page is different and realistic (nav,
@@ -38,8 +38,24 @@ def _seed_bodies() -> list[str]:
     return bodies
 
 
+def _shop_pages(count: int) -> list[bytes]:
+    """Pages of the benchmark shop (bench/sitegen.py): ~50 KB of HTML with a real shop's share of
+    markup (~15 KB of visible copy, ~60 statements)."""
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from sitegen import generate_site
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        paths = generate_site(root, count + 1)
+        return [(root / path.lstrip("/")).read_bytes() for path in paths[1:]]
+
+
 def build_pages(count: int, size_kb: int, source: str = "corpus") -> list[bytes]:
     """``count`` distinct pages of about ``size_kb`` KB each, made of corpus (or seed) page bodies."""
+    if source == "shop":
+        return _shop_pages(count)
     bodies = []
     if source == "seeds":
         bodies = _seed_bodies()
@@ -73,9 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=50, help="page size in KB (default 50)")
     parser.add_argument(
         "--source",
-        choices=["corpus", "seeds"],
+        choices=["corpus", "seeds", "shop"],
         default="corpus",
-        help="corpus pages (dense in statements, default) or the seed pages (editorial density)",
+        help="corpus pages (dense in statements, default), the seed pages (editorial density) or the "
+        "benchmark shop's pages (bench/sitegen.py: a real shop's share of markup)",
     )
     args = parser.parse_args(argv)
     pages = build_pages(args.pages, args.size, args.source)
