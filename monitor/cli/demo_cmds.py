@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from pathlib import Path
 
 import click
@@ -30,7 +33,11 @@ def demo_command(app: App, folder: Path) -> None:
     click.echo(f"database: {result.db_url}")
     for label, path in result.files.items():
         click.echo(f"{label}: {path}")
-    click.echo(f"try: claimwatch --db {result.db_url} changes --format json")
+    # the command as this shell can run it: `claimwatch` when on PATH, else the path it was started by
+    command = "claimwatch" if shutil.which("claimwatch") else os.path.relpath(sys.argv[0])
+    if command.endswith(".py"):
+        command = "python -m monitor.cli"
+    click.echo(f"try: {command} --db {result.db_url} changes --format json")
     if not rounds_ok:
         fail("a demo crawl did not finish; see the logs above")
 
