@@ -50,8 +50,11 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 def alembic_config(engine: Engine) -> Any:
     from alembic.config import Config
 
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    from monitor.resources import resource_root
+
+    root = resource_root()
+    config = Config(str(root / "alembic.ini"))
+    config.set_main_option("script_location", str(root / "alembic"))
     config.attributes["engine"] = engine
     return config
 

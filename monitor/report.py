@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import monitor
+from monitor import resources
 from monitor.models import Change, Event, Fetch, Page, Site, Snapshot, StatementRow
 from monitor.statements import SEVERITIES, severity_rank
 
@@ -528,10 +528,8 @@ def describe_delta(delta: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def templates_dir() -> Path:
-    """The repository's top-level ``templates/`` folder (next to the ``monitor`` package)."""
-    # ``monitor`` may be a namespace package (no ``__init__.py``, so no ``__file__``)
-    package = Path(monitor.__file__).parent if monitor.__file__ else Path(__file__).parent
-    return package.resolve().parent / "templates"
+    """The top-level ``templates/`` folder (see monitor.resources)."""
+    return resources.templates_dir()
 
 
 def report_subject(ctx: ReportContext) -> str:
