@@ -29,12 +29,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
+from monitor.config import DEFAULT_LEASE_TTL
 from monitor.models import Site, SiteLease, utcnow
 from monitor.runs import pid_alive
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TTL = 60.0  # seconds; renewed every TTL/3 while the crawl runs
+DEFAULT_TTL = DEFAULT_LEASE_TTL  # seconds; renewed every TTL/3 while the crawl runs
 POLL_SECONDS = 0.5  # how often a waiting acquirer tries again
 
 

@@ -21,12 +21,9 @@ The main thread writes the heartbeat row every ``CLAIMWATCH_HEARTBEAT_SECONDS`` 
 from __future__ import annotations
 
 import logging
-import os
 import random
 import threading
-from collections.abc import Mapping
 from concurrent.futures import CancelledError
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,16 +31,15 @@ from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from monitor import mail
-from monitor.config import Settings
+from monitor.config import DaemonSettings, Settings
 from monitor.crawl import CrawlError, RunSummary
 from monitor.cron import CronError
 from monitor.db import make_session_factory
 from monitor.executor import CrawlExecutor, ExecutorClosed, LocalProcessExecutor
-from monitor.leases import DEFAULT_TTL, LeaseBusy, LeaseError, holder_is_dead_here, lease_holder
+from monitor.leases import LeaseBusy, LeaseError, holder_is_dead_here, lease_holder
 from monitor.models import CrawlRun, DaemonHeartbeat, Site, utcnow
 from monitor.runs import close_stale_runs
 from monitor.schedules import cron_trigger, time_zone
-from monitor.statements import SEVERITIES
 from monitor.status import JOBS_TABLE
 
 log = logging.getLogger("monitor.daemon")
@@ -53,72 +49,8 @@ CATCHUP_PREFIX = "catchup:"
 DIGEST_JOB = "digest"
 HEARTBEAT_ID = 1
 
-_TRUE = frozenset({"1", "true", "yes", "on"})
-
-
 class DaemonError(RuntimeError):
     """The daemon cannot start; the message is one line for the user."""
-
-
-@dataclass(frozen=True, slots=True)
-class DaemonSettings:
-    """The daemon's own settings, each with its environment variable (see docs/daemon.md)."""
-
-    digest_cron: str = "0 7 * * *"  # CLAIMWATCH_DIGEST_CRON, in Settings.timezone
-    digest_min_severity: str = "low"  # CLAIMWATCH_DIGEST_MIN_SEVERITY
-    alerts: bool = False  # CLAIMWATCH_ALERTS=1: an alert right after a crawl that found such changes
-    alert_min_severity: str = "high"  # CLAIMWATCH_ALERT_MIN_SEVERITY
-    jitter: int = 120  # CLAIMWATCH_JITTER_SECONDS: each crawl starts up to this much after its cron time
-    misfire_grace: int = 6 * 3600  # CLAIMWATCH_MISFIRE_GRACE: how late a missed run may still start
-    sync_seconds: float = 30.0  # CLAIMWATCH_SYNC_SECONDS: site table -> jobs
-    outbox_seconds: float = 180.0  # CLAIMWATCH_OUTBOX_SECONDS: mail delivery retries
-    heartbeat_seconds: float = 5.0  # CLAIMWATCH_HEARTBEAT_SECONDS
-    stop_timeout: float = 60.0  # CLAIMWATCH_STOP_TIMEOUT: running crawls may finish this long on a stop
-    lease_ttl: float = DEFAULT_TTL  # CLAIMWATCH_LEASE_TTL
-    schedule_seconds: bool = False  # CLAIMWATCH_SCHEDULE_SECONDS=1: 6-field crons with seconds (tests)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> DaemonSettings:
-        env = os.environ if env is None else env
-
-        def number(name: str, default: float, minimum: float = 0.0) -> float:
-            value = env.get(name)
-            if not value:
-                return default
-            try:
-                parsed = float(value)
-            except ValueError:
-                raise DaemonError(f"{name}: expected a number of seconds, got {value!r}") from None
-            if parsed < minimum:
-                raise DaemonError(f"{name}: must be at least {minimum:g}, got {value!r}")
-            return parsed
-
-        def severity(name: str, default: str) -> str:
-            value = (env.get(name) or default).lower()
-            if value not in SEVERITIES:
-                raise DaemonError(f"{name}: unknown severity {value!r} (choose from {', '.join(SEVERITIES)})")
-            return value
-
-        base = cls()
-        return cls(
-            digest_cron=env.get("CLAIMWATCH_DIGEST_CRON") or base.digest_cron,
-            digest_min_severity=severity("CLAIMWATCH_DIGEST_MIN_SEVERITY", base.digest_min_severity),
-            alerts=(env.get("CLAIMWATCH_ALERTS") or "").lower() in _TRUE,
-            alert_min_severity=severity("CLAIMWATCH_ALERT_MIN_SEVERITY", base.alert_min_severity),
-            jitter=int(number("CLAIMWATCH_JITTER_SECONDS", base.jitter)),
-            misfire_grace=int(number("CLAIMWATCH_MISFIRE_GRACE", base.misfire_grace, 1)),
-            sync_seconds=number("CLAIMWATCH_SYNC_SECONDS", base.sync_seconds, 0.2),
-            outbox_seconds=number("CLAIMWATCH_OUTBOX_SECONDS", base.outbox_seconds, 0.2),
-            heartbeat_seconds=number("CLAIMWATCH_HEARTBEAT_SECONDS", base.heartbeat_seconds, 0.2),
-            stop_timeout=number("CLAIMWATCH_STOP_TIMEOUT", base.stop_timeout),
-            lease_ttl=number("CLAIMWATCH_LEASE_TTL", base.lease_ttl, 1),
-            schedule_seconds=(env.get("CLAIMWATCH_SCHEDULE_SECONDS") or "").lower() in _TRUE,
-        )
-
-    @property
-    def stale_heartbeat(self) -> float:
-        """A heartbeat older than this means the daemon that wrote it is gone."""
-        return max(3 * self.heartbeat_seconds, 15.0)
 
 
 # --- job functions: importable, plain arguments, looked up by the job store ----------------------------

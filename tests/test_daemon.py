@@ -27,11 +27,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from monitor.config import load_settings
+from monitor.config import DaemonSettings, load_settings
 from monitor.crawl import RunSummary
 from monitor.db import make_engine, make_session_factory, upgrade
 from monitor.models import Change, CrawlRun, DaemonHeartbeat, Site
-from monitor.scheduler import Daemon, DaemonSettings
+from monitor.scheduler import Daemon
 from monitor.schedules import cron_trigger, crontab_weekdays
 from monitor.sites import remove_site, upsert_sites
 from monitor.status import collect_status

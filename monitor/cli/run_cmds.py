@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 
 from monitor.cli.app import App, fail, pass_app
-from monitor.scheduler import Daemon, DaemonError, DaemonSettings
+from monitor.config import ConfigError, DaemonSettings
+from monitor.scheduler import Daemon, DaemonError
 from monitor.status import collect_status
 
 
@@ -37,7 +38,7 @@ def run_command(app: App) -> None:
     try:
         daemon = Daemon(app.engine, app.settings, DaemonSettings.from_env())
         daemon.start()
-    except DaemonError as exc:
+    except (DaemonError, ConfigError) as exc:
         fail(str(exc))
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -60,7 +61,7 @@ def status_command(app: App, fmt: str) -> None:
     """
     try:
         stale_after = DaemonSettings.from_env().stale_heartbeat
-    except DaemonError as exc:
+    except (DaemonError, ConfigError) as exc:
         fail(str(exc))
     with app.sessions()() as session:
         status = collect_status(session, stale_after=stale_after)
