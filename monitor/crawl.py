@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import Settings
 from monitor.crawlplan import plan_crawl
-from monitor.db import PROJECT_ROOT
 from monitor.leases import DEFAULT_TTL, LeaseError, hold_lease, hold_leases, lease_holder
 from monitor.models import CrawlRun, Site
+from monitor.resources import CHECKOUT
 from monitor.runs import close_stale_runs, finish_run, start_run
 from monitor.screenshots import chromium_available, chromium_launch_options
 
@@ -99,7 +99,7 @@ def prepare_crawl(sessions: sessionmaker[Session], settings: Settings, site_name
         "CLAIMWATCH_DATA": str(settings.data_dir),
         "CLAIMWATCH_CONTACT": settings.contact,
         "CLAIMWATCH_CHROMIUM": settings.chromium_path,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(CHECKOUT), env.get("PYTHONPATH")])),
     })
     return CrawlJob(site_name, plan.run_id, plan_path, log_path, env, js_settings)
 
@@ -138,7 +138,7 @@ def run_job(
 ) -> RunSummary:
     """Run one prepared crawl to the end and return its summary."""
     process = subprocess.Popen(
-        crawl_command(job, extra_settings), env=job.env, cwd=str(PROJECT_ROOT), stdout=subprocess.PIPE,
+        crawl_command(job, extra_settings), env=job.env, cwd=str(CHECKOUT), stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     with sessions.begin() as session:

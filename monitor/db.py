@@ -10,8 +10,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
 
 class DatabaseError(Exception):
     """The database cannot be used; the message says why in one line."""
