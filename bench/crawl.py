@@ -151,8 +151,12 @@ def claimwatch_crawl(name: str, sessions, settings, db_path: Path) -> Phase:  # 
     job = prepare_crawl(sessions, settings, "bench")
     rss = PeakRss()
     started = time.perf_counter()
+    cpu_before = os.times()
     summary = run_job(sessions, job, extra_settings=SAME_SETTINGS, on_start=lambda p: rss.watch(p.pid))
     seconds = time.perf_counter() - started
+    cpu_after = os.times()
+    cpu = (cpu_after.children_user - cpu_before.children_user) + (cpu_after.children_system - cpu_before.children_system)
+    print(f"  [{name}: {cpu:.2f} s CPU in {seconds:.2f} s]", file=sys.stderr)
     if summary.status != "finished":
         raise SystemExit(f"crawl failed: {summary.line()}")
     return Phase(name, summary.pages, seconds, rss.stop(), db_size(db_path) - before)

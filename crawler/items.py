@@ -37,3 +37,4 @@ class PageItem:
     request_headers: list[tuple[str, str]] = field(default_factory=list)
     rendered: bool = False  # body is Chromium's DOM after scripts ran (render_js sites)
     blocks: list[Any] = field(default_factory=list)
+    outcome: str | None = None  # what the store made of the fetch: new, changed, unchanged, error...

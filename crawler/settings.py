@@ -59,9 +59,8 @@ EXTENSIONS = {
 # with high/medium changes are taken after the crawl unless CLAIMWATCH_SCREENSHOTS=0.
 CLAIMWATCH_WARC_MAX_BYTES = int(_env_number("CLAIMWATCH_WARC_MAX_BYTES", 100 * 1024 * 1024))
 CLAIMWATCH_SCREENSHOTS_ENABLED = os.environ.get("CLAIMWATCH_SCREENSHOTS", "1").lower() not in {"0", "false", "no"}
+# archive -> normalise -> extract -> store (pipelines/chain.py), run by the page workers:
+# CLAIMWATCH_CRAWL_WORKERS processes beside this one (0: in this one)
 ITEM_PIPELINES = {
-    "pipelines.archive.ArchivePipeline": 100,
-    "pipelines.normalize.NormalizePipeline": 200,
-    "pipelines.extract.ExtractPipeline": 300,
-    "pipelines.store.StorePipeline": 400,
+    "pipelines.workers.PageWorkersPipeline": 100,
 }

@@ -55,6 +55,8 @@ class Settings:
     gone_threshold: int = 2  # consecutive 404/410 fetches before a `gone` event
     flap_history: int = 3  # earlier snapshots compared against, so A/B flips are reported once
     max_parallel_crawls: int = 2
+    # processes that normalise, extract and store a crawl's pages beside the Scrapy process (0: in it)
+    crawl_workers: int = 2
     chromium_path: str = DEFAULT_CHROMIUM
     send_empty: bool = False
 
@@ -68,6 +70,18 @@ class Settings:
 
     def with_db(self, db_url: str | None) -> Settings:
         return replace(self, db_url=db_url) if db_url else self
+
+
+def _workers(value: str | None) -> int:
+    if value is None or not value.strip():
+        return 2
+    try:
+        workers = int(value)
+    except ValueError:
+        workers = -1
+    if not 0 <= workers <= 64:
+        raise ConfigError(f"CLAIMWATCH_CRAWL_WORKERS must be a whole number from 0 to 64, not {value!r}")
+    return workers
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -100,6 +114,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, db_url: str | None = 
         gone_threshold=int(env.get("CLAIMWATCH_GONE_THRESHOLD") or 2),
         flap_history=int(env.get("CLAIMWATCH_FLAP_HISTORY") or 3),
         max_parallel_crawls=int(env.get("CLAIMWATCH_MAX_PARALLEL") or 2),
+        crawl_workers=_workers(env.get("CLAIMWATCH_CRAWL_WORKERS")),
         chromium_path=env.get("CLAIMWATCH_CHROMIUM") or DEFAULT_CHROMIUM,
         send_empty=(env.get("CLAIMWATCH_SEND_EMPTY") or "").lower() in {"1", "true", "yes"},
     )

@@ -7,7 +7,6 @@ analysts are told about, each exactly once (``reported_at``).
 
 from __future__ import annotations
 
-import zlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from monitor.compression import compress, decompress
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -130,7 +131,8 @@ class CrawlRun(Base):
 
 
 class Body(Base):
-    """Raw response bytes, zlib-compressed, stored once per SHA-256 of the uncompressed bytes."""
+    """Raw response bytes, compressed (``compression``: zstd, or zlib in older rows), once per SHA-256 of
+    the uncompressed bytes."""
 
     __tablename__ = "body"
 
@@ -177,7 +179,7 @@ class Snapshot(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     fingerprint: Mapped[str] = mapped_column(String(64))
     statements_hash: Mapped[str] = mapped_column(String(64))
-    # the normalised text, zlib-compressed: a 50 KB page's text is ~40 KB, ~8 KB compressed
+    # the normalised text, compressed (monitor.compression): a 50 KB page's text is ~40 KB, ~8 KB stored
     text_z: Mapped[bytes] = mapped_column(LargeBinary)
     extractor_version: Mapped[str] = mapped_column(String(32))
     findings: Mapped[list[Any]]
@@ -185,11 +187,11 @@ class Snapshot(Base):
 
     @property
     def text(self) -> str:
-        return zlib.decompress(self.text_z).decode("utf-8") if self.text_z else ""
+        return decompress(self.text_z).decode("utf-8") if self.text_z else ""
 
     @text.setter
     def text(self, value: str) -> None:
-        self.text_z = zlib.compress(value.encode("utf-8"), 6)
+        self.text_z = compress(value.encode("utf-8"))
 
     statements: Mapped[list[StatementRow]] = relationship(
         back_populates="snapshot", order_by="StatementRow.position", cascade="all, delete-orphan",

@@ -9,7 +9,6 @@ the previous snapshot into ``change`` rows, and records page events. Outages nev
 from __future__ import annotations
 
 import hashlib
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +17,7 @@ from typing import Any, cast
 from sqlalchemy import Insert, Table, select
 from sqlalchemy.orm import Session
 
+from monitor.compression import compress, decompress
 from monitor.diff import StatementChange, diff_statements
 from monitor.models import Body, Change, Event, Fetch, Page, Snapshot, StatementRow
 from monitor.statements import Finding, Statement
@@ -133,7 +133,7 @@ def snapshot_statements(session: Session, snapshot_id: int) -> list[Statement]:
 def store_body(session: Session, sha256: str, body: bytes) -> None:
     """Keep the raw bytes once per SHA-256 (an unchanged page costs no new body)."""
     if session.get(Body, sha256) is None:
-        session.add(Body(sha256=sha256, size=len(body), compression="zlib", data=zlib.compress(body, 6)))
+        session.add(Body(sha256=sha256, size=len(body), compression="zstd", data=compress(body)))
         session.flush([])
 
 
@@ -141,7 +141,7 @@ def load_body(session: Session, sha256: str) -> bytes | None:
     body = session.get(Body, sha256)
     if body is None:
         return None
-    return zlib.decompress(body.data) if body.compression == "zlib" else body.data
+    return decompress(body.data) if body.compression in ("zstd", "zlib") else body.data
 
 
 def _page(session: Session, site_id: int, url: str, seen_at: datetime) -> tuple[Page, bool]:

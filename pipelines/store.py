@@ -1,65 +1,39 @@
 """StorePipeline: one transaction per page through ``monitor.store.store_page``.
 
-One engine for the whole crawl process, opened when the spider opens.
+Scrapy-free: it runs in the page workers (``pipelines.chain``), one engine per worker process, opened
+with ``open()`` and disposed with ``close()``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from scrapy import Spider, signals
-from scrapy.crawler import Crawler
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.items import PageItem
-from monitor.config import load_settings
 from monitor.db import make_engine, make_session_factory
-from monitor.runs import finish_run
 from monitor.store import FetchResult, StoreRules, store_page
 
 
 class StorePipeline:
-    def __init__(self, db_url: str, rules: StoreRules) -> None:
+    def __init__(self, db_url: str, rules: StoreRules, *, site_id: int, report_new_pages: bool = False) -> None:
         self.db_url = db_url
         self.rules = rules
+        self.site_id = site_id
+        self.report_new_pages = report_new_pages
         self.sessions: sessionmaker[Session] | None = None
-        self.report_new_pages = False
-        self.site_id = 0
-        self.crawler: Crawler | None = None
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
-        settings = load_settings()
-        pipeline = cls(
-            settings.db_url,
-            StoreRules(settings.error_threshold, settings.gone_threshold, settings.flap_history),
-        )
-        pipeline.crawler = crawler
-        # the close reason ("finished", "shutdown"...) only comes with the signal
-        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
-        return pipeline
-
-    def open_spider(self) -> None:
+    def open(self) -> None:
         self.sessions = make_session_factory(make_engine(self.db_url))
-        plan = self.crawler.spider.plan  # type: ignore[union-attr]
-        self.site_id = plan.site_id
-        self.report_new_pages = plan.report_new_pages
 
-    def spider_closed(self, spider: Spider, reason: str) -> None:
-        plan = getattr(spider, "plan", None)
-        if self.sessions is None:
-            return
-        if plan is not None:
-            status = "finished" if reason == "finished" else "interrupted"
-            with self.sessions.begin() as session:
-                finish_run(session, plan.run_id, status, detail=None if reason == "finished" else reason)
-        bind = self.sessions.kw.get("bind")
-        if bind is not None:
-            bind.dispose()
-        self.sessions = None
+    def close(self) -> None:
+        if self.sessions is not None:
+            bind = self.sessions.kw.get("bind")
+            if bind is not None:
+                bind.dispose()
+            self.sessions = None
 
-    def process_item(self, item: PageItem) -> Any:
-        assert self.sessions is not None, "spider not opened"
+    def process_item(self, item: PageItem) -> PageItem:
+        assert self.sessions is not None, "StorePipeline not opened"
         result = FetchResult(
             site_id=self.site_id, run_id=item.run, url=item.url, fetched_at=item.fetched_at,
             final_url=item.final_url, status=item.status, error=item.error,
@@ -69,9 +43,19 @@ class StorePipeline:
             redirect_status=item.redirect_status, skipped=item.skipped, warc_path=item.warc_path,
             warc_offset=item.warc_offset,
         )
-        with self.sessions.begin() as session:
-            store_page(session, result, item.content, self.rules, report_new_pages=self.report_new_pages)
-        # the body is stored; drop it so the item stays small in Scrapy's memory
+        # Two workers may create the same page row at once (a redirect target also linked directly): the
+        # later transaction fails on the unique (site, url) key and, run again, finds the row the other made.
+        for attempt in (1, 2):
+            try:
+                with self.sessions.begin() as session:
+                    outcome = store_page(session, result, item.content, self.rules,
+                                         report_new_pages=self.report_new_pages)
+                break
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        item.outcome = outcome.outcome
+        # the body is stored; drop it so the item stays small
         item.body = None
         item.content = None
         return item

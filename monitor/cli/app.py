@@ -10,7 +10,7 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.config import Settings, load_settings
+from monitor.config import ConfigError, Settings, load_settings
 from monitor.db import DatabaseError, check_ready, make_engine, make_session_factory
 
 
@@ -26,7 +26,10 @@ class App:
 
     @classmethod
     def from_environment(cls, db_url: str | None = None) -> App:
-        return cls(load_settings(db_url=db_url))
+        try:
+            return cls(load_settings(db_url=db_url))
+        except ConfigError as exc:
+            fail(str(exc))
 
     @property
     def engine(self) -> Engine:

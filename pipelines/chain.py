@@ -1,0 +1,121 @@
+"""The page chain: archive -> normalise -> extract -> store, the item pipeline run by the page workers.
+
+Scrapy-free, so a worker process imports none of Scrapy: ``pipelines.workers.PageWorkersPipeline`` (the
+Scrapy side) hands each fetched item to ``process_page`` in one of the crawl's worker processes, which
+were started with ``init_worker``. Each worker has its own database engine and its own WARC files; every
+page is still one transaction. With ``CLAIMWATCH_CRAWL_WORKERS=0`` the same chain runs inside the Scrapy
+process.
+
+    >>> chain = PageChain(ChainConfig("sqlite:///claimwatch.db", StoreRules(), site_id=1))  # doctest: +SKIP
+    >>> chain.open(); chain.process(item).outcome  # doctest: +SKIP
+    'new'
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import resource
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from crawler.items import PageItem
+from monitor.store import StoreRules
+from monitor.warc import DEFAULT_MAX_BYTES
+from pipelines.archive import ArchivePipeline
+from pipelines.extract import ExtractPipeline
+from pipelines.normalize import NormalizePipeline
+from pipelines.store import StorePipeline
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainConfig:
+    """What a page worker needs to know about its crawl (picklable: it crosses to the worker)."""
+
+    db_url: str
+    rules: StoreRules
+    site_id: int
+    report_new_pages: bool = False
+    log_file: str | None = None  # the crawl's log: the worker's stderr goes there
+    data_dir: Path | None = None  # WARC files go under it (None: no archive, as in unit tests)
+    warc_prefix: str = "crawl"  # <site>-run<run>; each worker adds its process id
+    warc_max_bytes: int = DEFAULT_MAX_BYTES
+    operator: str | None = None  # the contact address, in every WARC file's warcinfo record
+
+
+@dataclass(frozen=True, slots=True)
+class PageStored:
+    """What a worker sends back for one page (the item itself stays with the worker)."""
+
+    outcome: str | None
+
+
+class PageChain:
+    """The four steps, in order, for one crawl (``worker``: this process's WARC files get its name)."""
+
+    def __init__(self, config: ChainConfig, worker: str | None = None) -> None:
+        prefix = f"{config.warc_prefix}-{worker}" if worker else config.warc_prefix
+        self.archive = ArchivePipeline(config.data_dir, prefix=prefix, max_bytes=config.warc_max_bytes,
+                                       operator=config.operator)
+        self.normalize = NormalizePipeline()
+        self.extract = ExtractPipeline()
+        self.store = StorePipeline(config.db_url, config.rules, site_id=config.site_id,
+                                   report_new_pages=config.report_new_pages)
+        self.pages = 0
+
+    def open(self) -> None:
+        self.archive.open()
+        self.store.open()
+
+    def close(self) -> None:
+        self.store.close()
+        self.archive.close()
+
+    def process(self, item: PageItem) -> PageStored:
+        self.pages += 1
+        item = self.archive.process_item(item)
+        item = self.store.process_item(self.extract.process_item(self.normalize.process_item(item)))
+        return PageStored(item.outcome)
+
+
+# --- inside a worker process ------------------------------------------------------------------------------
+
+_chain: PageChain | None = None
+
+
+def init_worker(config: ChainConfig) -> None:
+    """Start a page worker: output to the crawl's log (never to the progress pipe), the chain opened."""
+    global _chain
+    if config.log_file:
+        log_fd = os.open(config.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
+    else:  # stdout carries the crawl's progress lines: keep a worker off it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format=f"%(asctime)s [worker {os.getpid()}] %(levelname)s %(name)s: %(message)s")
+    _chain = PageChain(config, worker=f"w{os.getpid()}")
+    _chain.open()
+    atexit.register(_close_worker, _chain)
+
+
+def _close_worker(chain: PageChain) -> None:
+    chain.close()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    log.info("page worker done: %d pages, %.2f s CPU", chain.pages, usage.ru_utime + usage.ru_stime)
+
+
+def warm_up() -> int:
+    """A no-op task: submitting one per worker starts them all while Scrapy is still starting."""
+    return os.getpid()
+
+
+def process_page(item: PageItem) -> PageStored:
+    """Normalise, extract and store one page in this worker (see ``init_worker``)."""
+    assert _chain is not None, "page worker not initialised"
+    return _chain.process(item)

@@ -1,0 +1,170 @@
+"""PageWorkersPipeline: runs the page chain (archive -> normalise -> extract -> store) in worker processes.
+
+Scrapy's reactor is one thread: run in it, a page's archiving, parsing, extraction and database work
+(~5 ms) would stop the downloads for as long, and one core would do everything. Instead the Scrapy
+process only fetches, and ``CLAIMWATCH_CRAWL_WORKERS`` processes (default 2; started when the spider opens, with
+``spawn``, so they inherit neither the reactor nor its threads) each take the next page as they free up.
+The item's ``process_item`` waits for its page to be stored, so Scrapy's own limits (responses in
+progress) hold the queue short, a page counts as done only once it is in the database, and the spider
+closes only when every page is stored. With ``CLAIMWATCH_CRAWL_WORKERS=0`` the chain runs in this process.
+
+When the crawl closes, the workers are stopped (closing their WARC files), pages that got a high or medium
+change are photographed (``monitor.screenshots``, in a thread, one browser session) and the run is
+finished (its counts taken from what was stored). A worker that dies (killed, out of memory) fails the run: the pages it had not stored are not
+lost from the site's history, they are simply fetched in full again by the next crawl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from pathlib import Path
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import threads
+
+from crawler.items import PageItem
+from monitor.config import Settings, load_settings
+from monitor.store import StoreRules
+from monitor.warc import DEFAULT_MAX_BYTES
+from pipelines.chain import ChainConfig, PageChain, PageStored, init_worker, process_page, warm_up
+
+log = logging.getLogger(__name__)
+
+
+class PageWorkersPipeline:
+    def __init__(self, settings: Settings, *, log_file: str | None = None, warc_max_bytes: int = DEFAULT_MAX_BYTES,
+                 screenshots: bool = False) -> None:
+        self.settings = settings
+        self.db_url = settings.db_url
+        self.rules = StoreRules(settings.error_threshold, settings.gone_threshold, settings.flap_history)
+        self.workers = settings.crawl_workers
+        self.log_file = log_file
+        self.warc_max_bytes = warc_max_bytes
+        self.screenshots = screenshots
+        self.pool: ProcessPoolExecutor | None = None
+        self.chain: PageChain | None = None
+        self.failure: str | None = None
+        self.crawler: Crawler | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> PageWorkersPipeline:
+        pipeline = cls(
+            load_settings(),
+            log_file=crawler.settings.get("LOG_FILE"),
+            warc_max_bytes=crawler.settings.getint("CLAIMWATCH_WARC_MAX_BYTES", DEFAULT_MAX_BYTES),
+            screenshots=crawler.settings.getbool("CLAIMWATCH_SCREENSHOTS_ENABLED", True),
+        )
+        pipeline.crawler = crawler
+        spider = getattr(crawler, "spider", None)
+        if spider is not None and hasattr(spider, "plan"):
+            pipeline.start(spider.plan)  # the workers start while Scrapy builds its engine
+        crawler.signals.connect(pipeline.spider_opened, signal=signals.spider_opened)
+        # the close reason ("finished", "shutdown"...) only comes with the signal
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
+
+    def spider_opened(self, spider: Spider) -> None:
+        if self.pool is None and self.chain is None:
+            self.start(spider.plan)  # type: ignore[attr-defined]
+
+    def start(self, plan: Any) -> None:
+        """Start the page workers (or, with none, open the chain here) for the crawl ``plan``."""
+        config = ChainConfig(
+            self.db_url, self.rules, site_id=plan.site_id, report_new_pages=plan.report_new_pages,
+            log_file=self.log_file, data_dir=Path(self.settings.data_dir),
+            warc_prefix=f"{plan.site}-run{plan.run_id}", warc_max_bytes=self.warc_max_bytes,
+            operator=self.settings.contact,
+        )
+        if self.workers <= 0:
+            self.chain = PageChain(config)
+            self.chain.open()
+            return
+        self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=init_worker, initargs=(config,))
+        for _ in range(self.workers):  # start them all now, while the first requests are on their way
+            self.pool.submit(warm_up)
+
+    async def process_item(self, item: PageItem) -> PageItem:
+        if self.failure is not None:
+            raise DropItem(f"not stored: {self.failure}")
+        if self.pool is None:
+            assert self.chain is not None, "spider not opened"
+            stored = self.chain.process(item)
+        else:
+            try:
+                stored = await asyncio.get_running_loop().run_in_executor(self.pool, process_page, item)
+            except BrokenProcessPool as exc:
+                self._fail(f"a page worker died ({exc})")
+                raise DropItem(f"not stored: {self.failure}") from None
+        self._stored(item, stored)
+        return item
+
+    @staticmethod
+    def _stored(item: PageItem, stored: PageStored) -> None:
+        item.outcome = stored.outcome
+        item.body = None  # stored; keep the item small in Scrapy's memory
+        item.content = None
+        item.blocks = []
+
+    def _fail(self, why: str) -> None:
+        if self.failure is not None:
+            return
+        self.failure = why
+        log.error("%s: closing the crawl", why)
+        if self.crawler is not None and self.crawler.engine is not None:
+            asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="page worker died"))
+
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+        if self.chain is not None:
+            self.chain.close()
+            self.chain = None
+        plan: Any = getattr(spider, "plan", None)
+        if plan is None:
+            return
+        if self.failure is not None:
+            status, detail = "failed", self.failure
+        elif reason == "finished":
+            status, detail = "finished", None
+            if self.screenshots:
+                await self._take_screenshots(plan.run_id)
+        else:
+            status, detail = "interrupted", reason
+        self._finish_run(plan.run_id, status, detail)
+
+    async def _take_screenshots(self, run_id: int) -> None:
+        from monitor.screenshots import capture_run_screenshots
+
+        # sync Playwright cannot run on the reactor's (asyncio) thread; the process waits for the worker
+        try:
+            taken = await maybe_deferred_to_future(
+                threads.deferToThread(capture_run_screenshots, self.settings, run_id)
+            )
+        except Exception as exc:  # noqa: BLE001 - missing screenshots must not fail a finished crawl
+            log.error("screenshots failed: %s", exc)
+            return
+        if taken:
+            log.info("took %d screenshots", taken)
+
+    def _finish_run(self, run_id: int, status: str, detail: str | None) -> None:
+        # imported here: the Scrapy process needs the database only now (its start-up stays short)
+        from monitor.db import make_engine, make_session_factory
+        from monitor.runs import finish_run
+
+        engine = make_engine(self.db_url)
+        try:
+            with make_session_factory(engine).begin() as session:
+                finish_run(session, run_id, status, detail=detail)
+        finally:
+            engine.dispose()
