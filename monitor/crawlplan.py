@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exists, select
-from sqlalchemy.orm import Session
-
-from monitor.models import CrawlRun, Page, Site
 from monitor.urls import canonical_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from monitor.models import Site
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,11 @@ def plan_crawl(session: Session, site: Site, run_id: int) -> CrawlPlan:
     a 304 page's links are not followed, so after an interrupted crawl every page is fetched in full
     to rediscover the part of the site the interrupted crawl never reached.
     """
+    # imported here, not at the top: the spider reads plans, and the crawl process starts faster without
+    # SQLAlchemy (its page workers do the database work)
+    from sqlalchemy import exists, select
+
+    from monitor.models import CrawlRun, Page
     previous = session.scalar(
         select(CrawlRun.status).where(CrawlRun.site_id == site.id, CrawlRun.id != run_id)
         .order_by(CrawlRun.id.desc()).limit(1)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from monitor.compression import compress, decompress
 from monitor.diff import StatementChange, diff_statements
-from monitor.models import Body, Change, Event, Fetch, Page, Snapshot, StatementRow
+from monitor.models import Body, Change, Event, Fetch, Page, Snapshot, StatementRow, utcnow
 from monitor.statements import Finding, Statement
 
 GONE_STATUSES = frozenset({404, 410})
@@ -74,7 +74,7 @@ class FetchRow:
     def insert(self, session: Session) -> int:
         table = cast(Table, Fetch.__table__)
         values = {name: getattr(self, name) for name in self.__slots__}
-        return int(session.execute(table.insert().values(values).returning(table.c.id)).scalar_one())
+        return int(session.execute(table.insert().returning(table.c.id), values).scalar_one())
 
 
 @dataclass(slots=True)
@@ -131,10 +131,14 @@ def snapshot_statements(session: Session, snapshot_id: int) -> list[Statement]:
 
 
 def store_body(session: Session, sha256: str, body: bytes) -> None:
-    """Keep the raw bytes once per SHA-256 (an unchanged page costs no new body)."""
-    if session.get(Body, sha256) is None:
-        session.add(Body(sha256=sha256, size=len(body), compression="zstd", data=compress(body)))
-        session.flush([])
+    """Keep the raw bytes once per SHA-256 (an unchanged page costs no new body).
+
+    Core statements, not the ORM: this runs for every new snapshot, and a body is never read back here.
+    """
+    table = cast(Table, Body.__table__)
+    if session.execute(select(table.c.sha256).where(table.c.sha256 == sha256)).first() is None:
+        session.execute(table.insert(), {"sha256": sha256, "size": len(body), "compression": "zstd",
+                                         "data": compress(body), "created_at": utcnow()})
 
 
 def load_body(session: Session, sha256: str) -> bytes | None:
@@ -304,16 +308,15 @@ def store_page(
     store_body(session, sha, result.body)
     fetch.outcome = "new" if previous is None else "changed"
     fetch_id = fetch.insert(session)
-    new_hash = statements_hash(content.statements)
-    snapshot = Snapshot(
-        page_id=page.id, fetch_id=fetch_id, created_at=at, fingerprint=content.fingerprint,
-        statements_hash=new_hash, text=content.text, extractor_version=content.extractor_version,
-        findings=[finding_dict(finding) for finding in content.findings],
-    )
-    session.add(snapshot)
-    session.flush()
+    snapshots = cast(Table, Snapshot.__table__)
+    snapshot_id = int(session.execute(snapshots.insert().returning(snapshots.c.id), {
+        "page_id": page.id, "fetch_id": fetch_id, "created_at": at, "fingerprint": content.fingerprint,
+        "statements_hash": statements_hash(content.statements), "text_z": compress(content.text.encode("utf-8")),
+        "extractor_version": content.extractor_version, "screenshot_sha256": None,
+        "findings": [finding_dict(finding) for finding in content.findings],
+    }).scalar_one())
     if content.statements:
-        session.execute(insert_statements(), statement_rows(snapshot.id, content.statements))
+        session.execute(insert_statements(), statement_rows(snapshot_id, content.statements))
 
     changes: list[StatementChange] = []
     if previous is not None:
@@ -323,10 +326,10 @@ def store_page(
     elif created and report_new_pages:
         changes = diff_statements([], content.statements)
     for change in changes:
-        session.add(change_row(page, result.run_id, previous.id if previous else None, snapshot.id, change, at))
-    page.current_snapshot_id = snapshot.id
+        session.add(change_row(page, result.run_id, previous.id if previous else None, snapshot_id, change, at))
+    page.current_snapshot_id = snapshot_id
     page.fingerprint = content.fingerprint
-    return StoreOutcome(fetch.outcome, page.id, snapshot.id, len(changes), tuple(events))
+    return StoreOutcome(fetch.outcome, page.id, snapshot_id, len(changes), tuple(events))
 
 
 def insert_statements() -> Insert:

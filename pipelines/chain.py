@@ -6,7 +6,7 @@ were started with ``init_worker``. Each worker has its own database engine and i
 page is still one transaction. With ``CLAIMWATCH_CRAWL_WORKERS=0`` the same chain runs inside the Scrapy
 process.
 
-    >>> chain = PageChain(ChainConfig("sqlite:///claimwatch.db", StoreRules(), site_id=1))  # doctest: +SKIP
+    >>> chain = PageChain(ChainConfig("sqlite:///claimwatch.db", site_id=1))  # doctest: +SKIP
     >>> chain.open(); chain.process(item).outcome  # doctest: +SKIP
     'new'
 """
@@ -20,14 +20,16 @@ import resource
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from crawler.items import PageItem
-from monitor.store import StoreRules
-from monitor.warc import DEFAULT_MAX_BYTES
-from pipelines.archive import ArchivePipeline
-from pipelines.extract import ExtractPipeline
-from pipelines.normalize import NormalizePipeline
-from pipelines.store import StorePipeline
+# Only light imports here: the Scrapy process imports this module for ChainConfig and the worker entry
+# points, and starts faster without lxml, SQLAlchemy and the extraction tables (the workers load them).
+if TYPE_CHECKING:
+    from crawler.items import PageItem
+    from pipelines.archive import ArchivePipeline
+    from pipelines.extract import ExtractPipeline
+    from pipelines.normalize import NormalizePipeline
+    from pipelines.store import StorePipeline
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +39,17 @@ class ChainConfig:
     """What a page worker needs to know about its crawl (picklable: it crosses to the worker)."""
 
     db_url: str
-    rules: StoreRules
     site_id: int
     report_new_pages: bool = False
     log_file: str | None = None  # the crawl's log: the worker's stderr goes there
     data_dir: Path | None = None  # WARC files go under it (None: no archive, as in unit tests)
     warc_prefix: str = "crawl"  # <site>-run<run>; each worker adds its process id
-    warc_max_bytes: int = DEFAULT_MAX_BYTES
+    warc_max_bytes: int = 100 * 1024 * 1024
     operator: str | None = None  # the contact address, in every WARC file's warcinfo record
+    # monitor.store.StoreRules, as plain numbers
+    error_threshold: int = 2
+    gone_threshold: int = 2
+    flap_history: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +63,20 @@ class PageChain:
     """The four steps, in order, for one crawl (``worker``: this process's WARC files get its name)."""
 
     def __init__(self, config: ChainConfig, worker: str | None = None) -> None:
+        from monitor.store import StoreRules
+        from pipelines.archive import ArchivePipeline
+        from pipelines.extract import ExtractPipeline
+        from pipelines.normalize import NormalizePipeline
+        from pipelines.store import StorePipeline
+
         prefix = f"{config.warc_prefix}-{worker}" if worker else config.warc_prefix
-        self.archive = ArchivePipeline(config.data_dir, prefix=prefix, max_bytes=config.warc_max_bytes,
+        self.archive: ArchivePipeline = ArchivePipeline(config.data_dir, prefix=prefix, max_bytes=config.warc_max_bytes,
                                        operator=config.operator)
-        self.normalize = NormalizePipeline()
-        self.extract = ExtractPipeline()
-        self.store = StorePipeline(config.db_url, config.rules, site_id=config.site_id,
-                                   report_new_pages=config.report_new_pages)
+        self.normalize: NormalizePipeline = NormalizePipeline()
+        self.extract: ExtractPipeline = ExtractPipeline()
+        rules = StoreRules(config.error_threshold, config.gone_threshold, config.flap_history)
+        self.store: StorePipeline = StorePipeline(config.db_url, rules, site_id=config.site_id,
+                                                  report_new_pages=config.report_new_pages)
         self.pages = 0
 
     def open(self) -> None:

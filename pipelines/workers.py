@@ -33,19 +33,16 @@ from twisted.internet import threads
 
 from crawler.items import PageItem
 from monitor.config import Settings, load_settings
-from monitor.store import StoreRules
-from monitor.warc import DEFAULT_MAX_BYTES
 from pipelines.chain import ChainConfig, PageChain, PageStored, init_worker, process_page, warm_up
 
 log = logging.getLogger(__name__)
 
 
 class PageWorkersPipeline:
-    def __init__(self, settings: Settings, *, log_file: str | None = None, warc_max_bytes: int = DEFAULT_MAX_BYTES,
-                 screenshots: bool = False) -> None:
+    def __init__(self, settings: Settings, *, log_file: str | None = None,
+                 warc_max_bytes: int = 100 * 1024 * 1024, screenshots: bool = False) -> None:
         self.settings = settings
         self.db_url = settings.db_url
-        self.rules = StoreRules(settings.error_threshold, settings.gone_threshold, settings.flap_history)
         self.workers = settings.crawl_workers
         self.log_file = log_file
         self.warc_max_bytes = warc_max_bytes
@@ -60,7 +57,7 @@ class PageWorkersPipeline:
         pipeline = cls(
             load_settings(),
             log_file=crawler.settings.get("LOG_FILE"),
-            warc_max_bytes=crawler.settings.getint("CLAIMWATCH_WARC_MAX_BYTES", DEFAULT_MAX_BYTES),
+            warc_max_bytes=crawler.settings.getint("CLAIMWATCH_WARC_MAX_BYTES", 100 * 1024 * 1024),
             screenshots=crawler.settings.getbool("CLAIMWATCH_SCREENSHOTS_ENABLED", True),
         )
         pipeline.crawler = crawler
@@ -78,11 +75,13 @@ class PageWorkersPipeline:
 
     def start(self, plan: Any) -> None:
         """Start the page workers (or, with none, open the chain here) for the crawl ``plan``."""
+        settings = self.settings
         config = ChainConfig(
-            self.db_url, self.rules, site_id=plan.site_id, report_new_pages=plan.report_new_pages,
+            self.db_url, site_id=plan.site_id, report_new_pages=plan.report_new_pages,
             log_file=self.log_file, data_dir=Path(self.settings.data_dir),
             warc_prefix=f"{plan.site}-run{plan.run_id}", warc_max_bytes=self.warc_max_bytes,
-            operator=self.settings.contact,
+            operator=settings.contact, error_threshold=settings.error_threshold,
+            gone_threshold=settings.gone_threshold, flap_history=settings.flap_history,
         )
         if self.workers <= 0:
             self.chain = PageChain(config)

@@ -22,6 +22,7 @@ from monitor.urls import canonical_url, in_scope, site_hosts
 
 _HREF = re.compile(r"""<a\s[^>]*?href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+_UNKNOWN: Any = object()  # not in the link memo yet
 _SKIP_EXTENSIONS = re.compile(
     r"\.(?:jpe?g|png|gif|webp|svg|ico|css|js|mjs|json|xml|zip|gz|mp[34]|mov|avi|woff2?|ttf)$", re.IGNORECASE
 )
@@ -106,10 +107,14 @@ class SiteSpider(scrapy.Spider):
     def _follow(self, response: Response) -> Iterator[scrapy.Request]:
         text = response.text if hasattr(response, "text") else response.body.decode("utf-8", "replace")
         base_dir = response.url.rsplit("/", 1)[0]
-        for match in _HREF.finditer(text):
-            href = match.group(1) or match.group(2) or match.group(3) or ""
-            url = self._link(response, base_dir, href)
-            if url is None or url in self.seen:
+        links, seen = self._links, self.seen
+        # each distinct href once, in page order; a known absolute-path href costs one dict lookup
+        hrefs = dict.fromkeys(first or second or third for first, second, third in _HREF.findall(text))
+        for href in hrefs:
+            url = links.get(href, _UNKNOWN) if href.startswith("/") else _UNKNOWN
+            if url is _UNKNOWN:
+                url = self._link(response, base_dir, href)
+            if url is None or url in seen:
                 continue
             request = self._request(url)
             if request is None:
