@@ -9,7 +9,8 @@ noise and no validators, as many shops do) measures:
   (c) a second `claimwatch crawl` of the unchanged site,
 
 with identical Scrapy concurrency settings (AutoThrottle off, robots.txt obeyed). It prints pages/s, the
-ratios b/a and c/a, the peak RSS of each crawl process, and database bytes added per page by (b) and (c).
+ratios b/a and c/a, the CPU time and peak RSS of each crawl (the Scrapy process and its page workers
+together: CLAIMWATCH_CRAWL_WORKERS), and database bytes added per page by (b) and (c).
 Targets: b/a >= 0.6; c/a >= 0.9 with validators and >= 0.7 without; (c) < 1 KB/page; peak RSS < 300 MB.
 
 Usage: python bench/crawl.py [--pages 1000] [--keep DIR]
@@ -77,6 +78,8 @@ class Phase:
     seconds: float
     peak_rss_mb: float
     db_bytes: int = 0
+    cpu_seconds: float = 0.0  # user + system time of the crawl and its page workers
+    processes: int = 1
 
     @property
     def rate(self) -> float:
@@ -84,23 +87,42 @@ class Phase:
 
 
 class PeakRss:
-    """Samples a process's VmHWM (peak resident set) from /proc until it exits."""
+    """Samples the peak resident set of a process and its descendants (a crawl and its page workers).
+
+    Every 50 ms it reads each process's VmHWM (its own peak) from /proc; the figure reported is the sum of
+    those peaks, an upper bound on what the process tree held at any one moment.
+    """
 
     def __init__(self) -> None:
-        self.peak_kb = 0
+        self.peaks_kb: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @staticmethod
+    def _tree(pid: int) -> list[int]:
+        found, pending = [], [pid]
+        while pending:
+            current = pending.pop()
+            found.append(current)
+            try:
+                with open(f"/proc/{current}/task/{current}/children") as children:
+                    pending.extend(int(child) for child in children.read().split())
+            except OSError:
+                continue
+        return found
 
     def watch(self, pid: int) -> None:
         def sample() -> None:
             while not self._stop.is_set():
-                try:
-                    with open(f"/proc/{pid}/status") as status:
-                        for line in status:
-                            if line.startswith("VmHWM:"):
-                                self.peak_kb = max(self.peak_kb, int(line.split()[1]))
-                except OSError:
-                    return
+                for member in self._tree(pid):
+                    try:
+                        with open(f"/proc/{member}/status") as status:
+                            for line in status:
+                                if line.startswith("VmHWM:"):
+                                    kb = int(line.split()[1])
+                                    self.peaks_kb[member] = max(self.peaks_kb.get(member, 0), kb)
+                    except OSError:
+                        continue
                 time.sleep(0.05)
 
         self._thread = threading.Thread(target=sample, daemon=True)
@@ -110,7 +132,11 @@ class PeakRss:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        return self.peak_kb / 1024
+        return sum(self.peaks_kb.values()) / 1024
+
+    @property
+    def processes(self) -> int:
+        return len(self.peaks_kb)
 
 
 def db_size(path: Path) -> int:
@@ -138,12 +164,16 @@ def noop_crawl(url_file: Path, work: Path) -> Phase:
         command += ["-s", setting]
     rss = PeakRss()
     started = time.perf_counter()
+    cpu_before = os.times()
     process = subprocess.Popen(command, cwd=work, stdout=subprocess.DEVNULL)
     rss.watch(process.pid)
     process.wait()
     seconds = time.perf_counter() - started
+    cpu_after = os.times()
+    cpu = (cpu_after.children_user - cpu_before.children_user) + (cpu_after.children_system
+                                                                  - cpu_before.children_system)
     pages = sum(1 for line in url_file.read_text().splitlines() if line.strip())
-    return Phase("a: raw Scrapy no-op", pages, seconds, rss.stop())
+    return Phase("a: raw Scrapy no-op", pages, seconds, rss.stop(), 0, cpu, 1)
 
 
 def claimwatch_crawl(name: str, sessions, settings, db_path: Path) -> Phase:  # type: ignore[no-untyped-def]
@@ -155,11 +185,12 @@ def claimwatch_crawl(name: str, sessions, settings, db_path: Path) -> Phase:  # 
     summary = run_job(sessions, job, extra_settings=SAME_SETTINGS, on_start=lambda p: rss.watch(p.pid))
     seconds = time.perf_counter() - started
     cpu_after = os.times()
-    cpu = (cpu_after.children_user - cpu_before.children_user) + (cpu_after.children_system - cpu_before.children_system)
-    print(f"  [{name}: {cpu:.2f} s CPU in {seconds:.2f} s]", file=sys.stderr)
+    cpu = (cpu_after.children_user - cpu_before.children_user) + (cpu_after.children_system
+                                                                  - cpu_before.children_system)
     if summary.status != "finished":
         raise SystemExit(f"crawl failed: {summary.line()}")
-    return Phase(name, summary.pages, seconds, rss.stop(), db_size(db_path) - before)
+    peak = rss.stop()
+    return Phase(name, summary.pages, seconds, peak, db_size(db_path) - before, cpu, rss.processes)
 
 
 def run_mode(site_root: Path, paths: list[str], validators: bool, work: Path) -> list[Phase]:
@@ -199,7 +230,8 @@ def main() -> int:
         paths = generate_site(site_root, args.pages)
         size = sum(f.stat().st_size for f in site_root.rglob("*.html")) / len(paths)
         print(f"site: {len(paths)} pages, {size / 1000:.1f} KB average, generated in "
-              f"{time.perf_counter() - started:.1f} s; {os.cpu_count()} cores")
+              f"{time.perf_counter() - started:.1f} s; {os.cpu_count()} cores; "
+              f"{load_settings().crawl_workers} page workers (CLAIMWATCH_CRAWL_WORKERS)")
         for validators in (True, False):
             label = "with ETag/Last-Modified" if validators else "noisy, no validators"
             phases = run_mode(site_root, paths, validators, work)
@@ -207,7 +239,9 @@ def main() -> int:
             print(f"\n== served {label}")
             for phase in phases:
                 line = f"  {phase.name:<34} {phase.pages:>5} pages {phase.seconds:7.2f} s {phase.rate:7.1f} pages/s"
-                line += f"  peak RSS {phase.peak_rss_mb:6.1f} MB"
+                line += f"  CPU {phase.cpu_seconds:5.2f} s  peak RSS {phase.peak_rss_mb:6.1f} MB"
+                if phase.processes > 1:
+                    line += f" ({phase.processes} processes)"
                 if phase.db_bytes or phase is not raw:
                     line += f"  db +{phase.db_bytes / max(phase.pages, 1):8.0f} B/page"
                 print(line)

@@ -21,9 +21,9 @@ ZSTD_LEVEL = 3
 @cache
 def _zstd() -> ModuleType:
     try:
-        from compression import zstd  # type: ignore[import-not-found]  # Python 3.14+
+        from compression import zstd  # Python 3.14+
     except ImportError:
-        from backports import zstd  # type: ignore[no-redef]
+        from backports import zstd
     return zstd
 
 

@@ -1,7 +1,8 @@
 """WARC archives of every fetch (warcio), so an analyst can prove what a page said and when.
 
-One ``WarcArchive`` per crawl process writes gzip-per-record WARC/1.1 files under ``data_dir/warc/``,
-named ``<site>-run<run>-<UTC stamp>-<serial>.warc.gz``: a new file for every crawl run, and a new one
+One ``WarcArchive`` per page worker writes gzip-per-record WARC/1.1 files under ``data_dir/warc/``,
+named ``<prefix>-<UTC stamp>-<serial>.warc.gz`` (the prefix is ``<site>-run<run>-w<worker pid>``, so the
+workers of one crawl never share a file): a new file for every crawl run, and a new one
 whenever the current file would grow past ``max_bytes``. Each file starts with a ``warcinfo`` record.
 
 - A fetch with an HTTP response becomes a ``response`` record followed by its ``request`` record

@@ -2,16 +2,17 @@
 
 Scrapy's reactor is one thread: run in it, a page's archiving, parsing, extraction and database work
 (~5 ms) would stop the downloads for as long, and one core would do everything. Instead the Scrapy
-process only fetches, and ``CLAIMWATCH_CRAWL_WORKERS`` processes (default 2; started when the spider opens, with
-``spawn``, so they inherit neither the reactor nor its threads) each take the next page as they free up.
-The item's ``process_item`` waits for its page to be stored, so Scrapy's own limits (responses in
-progress) hold the queue short, a page counts as done only once it is in the database, and the spider
+process only fetches, and ``CLAIMWATCH_CRAWL_WORKERS`` processes (default 2; started as the crawl starts,
+with ``spawn``, so they inherit neither the reactor nor its threads) each take the next page as they free
+up. The item's ``process_item`` waits for its page to be stored, so Scrapy's own limits (responses in
+progress) keep the queue short, a page counts as done only once it is in the database, and the spider
 closes only when every page is stored. With ``CLAIMWATCH_CRAWL_WORKERS=0`` the chain runs in this process.
 
-When the crawl closes, the workers are stopped (closing their WARC files), pages that got a high or medium
-change are photographed (``monitor.screenshots``, in a thread, one browser session) and the run is
-finished (its counts taken from what was stored). A worker that dies (killed, out of memory) fails the run: the pages it had not stored are not
-lost from the site's history, they are simply fetched in full again by the next crawl.
+When the crawl closes, the workers are stopped (closing their WARC files), pages that got a high or
+medium change are photographed (``monitor.screenshots``, in a thread, one browser session) and the run is
+finished (its counts taken from what was stored). A worker that dies (killed, out of memory) fails the
+run: the pages it had not stored are not lost from the site's history, the next crawl fetches them again
+in full.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ import logging
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
