@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from lxml import etree
@@ -108,20 +108,38 @@ class _Walker:
             self.blocks.append(Block(text=text, tag=tag, region=region, context=context, group=group))
 
 
+@dataclass(frozen=True, slots=True)
+class _NameTraits:
+    """What an element's class and id say about it (cached: shop pages repeat the same few names)."""
+
+    hidden: bool  # a cookie/consent banner, or a hidden / d-none class
+    hints: tuple[str, ...]  # context hints: testimonial, faq, guarantee, disclaimer, modal, footnote
+    card: bool  # a testimonial/review/quote card: its blocks form one group
+    footer: bool
+    sidebar: bool
+
+
+@lru_cache(maxsize=8192)
+def _name_traits(names: str) -> _NameTraits:
+    _hidden_style, banner, card, hints = _attribute_patterns()
+    classes = names.split()
+    lowered = names.lower()
+    return _NameTraits(
+        hidden=bool(banner.search(names)) or "hidden" in classes or "d-none" in classes,
+        hints=tuple(hint for hint, pattern in hints if pattern.search(names)),
+        card=bool(card.search(names)),
+        footer="footer" in lowered,
+        sidebar="sidebar" in lowered,
+    )
+
+
 def _is_hidden(attrib: Any, names: str) -> bool:
-    hidden_style, banner, _card, _hints = _attribute_patterns()
     if "hidden" in attrib or attrib.get("aria-hidden", "").lower() == "true":
         return True
     style = attrib.get("style")
-    if style and hidden_style.search(style):
+    if style and _attribute_patterns()[0].search(style):
         return True
-    if names:
-        if banner.search(names):
-            return True
-        classes = names.split()
-        if "hidden" in classes or "d-none" in classes:
-            return True
-    return False
+    return bool(names) and _name_traits(names).hidden
 
 
 def _walk(
@@ -133,7 +151,6 @@ def _walk(
     group: int,
     in_card: bool = False,
 ) -> None:
-    _hidden_style, _banner, card, hints = _attribute_patterns()
     buffer = walker.buffer
     for child in element:
         child_tag = child.tag
@@ -170,20 +187,20 @@ def _walk(
         child_group = group
         child_in_card = in_card
         if names:
-            lowered = names.lower()
+            traits = _name_traits(names)
             if region == "main":
-                if "footer" in lowered:
+                if traits.footer:
                     child_region = "footer"
-                elif "sidebar" in lowered:
+                elif traits.sidebar:
                     child_region = "aside"
-            extra = [hint for hint, pattern in hints if pattern.search(names)]
+            extra = list(traits.hints)
             if child_tag in _TAG_CONTEXT:
                 extra.append(_TAG_CONTEXT[child_tag])
             if extra:
                 child_context = context | frozenset(extra)
             # a class-named card (testimonial, review...) starts a group, innermost first; a bare
             # blockquote or figure starts one only outside such a card, so quote and author stay together
-            if card.search(names):
+            if traits.card:
                 walker.groups += 1
                 child_group = walker.groups
                 child_in_card = True

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Insert, Table, select
 from sqlalchemy.orm import Session
@@ -148,22 +148,82 @@ def load_body(session: Session, sha256: str) -> bytes | None:
     return decompress(body.data) if body.compression in ("zstd", "zlib") else body.data
 
 
-def _page(session: Session, site_id: int, url: str, seen_at: datetime) -> tuple[Page, bool]:
-    page = session.scalar(select(Page).where(Page.site_id == site_id, Page.url == url))
+_PAGE_COLUMNS = ("id", "site_id", "url", "state", "moved_to", "first_seen", "last_seen", "etag", "last_modified",
+                 "last_sha256", "fingerprint", "current_snapshot_id", "failures", "gone_count")
+
+
+@dataclass(slots=True)
+class PageRow:
+    """A page row as plain values: read and written with Core statements (``store_page`` runs on every
+    fetch, and the ORM's unit of work cost more than everything else an unchanged page needs)."""
+
+    id: int
+    site_id: int
+    url: str
+    state: str = "active"
+    moved_to: str | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    last_sha256: str | None = None
+    fingerprint: str | None = None
+    current_snapshot_id: int | None = None
+    failures: int = 0
+    gone_count: int = 0
+    saved: tuple[Any, ...] = ()  # the values as last read or written
+
+    def values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in _PAGE_COLUMNS)
+
+    def save(self, session: Session) -> None:
+        """Write the columns that changed since the row was read (nothing when none did)."""
+        now = self.values()
+        changed = {name: value for name, value, old in zip(_PAGE_COLUMNS, now, self.saved, strict=True)
+                   if value != old}
+        if changed:
+            table = _page_table()
+            session.execute(table.update().where(table.c.id == self.id), changed)
+            self.saved = now
+
+
+def _page_table() -> Table:
+    return cast(Table, Page.__table__)
+
+
+def _load_page(session: Session, site_id: int, url: str) -> PageRow | None:
+    table = _page_table()
+    row = session.execute(select(*(table.c[name] for name in _PAGE_COLUMNS))
+                          .where(table.c.site_id == site_id, table.c.url == url)).first()
+    if row is None:
+        return None
+    page = PageRow(*row)
+    page.saved = tuple(row)
+    return page
+
+
+def _page(session: Session, site_id: int, url: str, seen_at: datetime) -> tuple[PageRow, bool]:
+    page = _load_page(session, site_id, url)
     if page is not None:
         return page, False
-    page = Page(site_id=site_id, url=url, first_seen=seen_at, last_seen=seen_at, state="active",
-                failures=0, gone_count=0)
-    session.add(page)
-    session.flush()
+    table = _page_table()
+    page = PageRow(0, site_id, url, first_seen=seen_at, last_seen=seen_at)
+    values = {name: getattr(page, name) for name in _PAGE_COLUMNS[1:]}
+    page.id = int(session.execute(table.insert().returning(table.c.id), values).scalar_one())
+    page.saved = page.values()
     return page, True
 
 
-def _event(session: Session, page: Page, run_id: int | None, kind: str, detail: str, at: datetime) -> None:
+class _PageKeys(Protocol):
+    id: int
+    site_id: int
+
+
+def _event(session: Session, page: _PageKeys, run_id: int | None, kind: str, detail: str, at: datetime) -> None:
     session.add(Event(page_id=page.id, site_id=page.site_id, run_id=run_id, event=kind, detail=detail, at=at))
 
 
-def change_row(page: Page, run_id: int | None, before_id: int | None, after_id: int,
+def change_row(page: _PageKeys, run_id: int | None, before_id: int | None, after_id: int,
                 change: StatementChange, at: datetime) -> Change:
     return Change(
         page_id=page.id, site_id=page.site_id, run_id=run_id, before_snapshot_id=before_id,
@@ -179,7 +239,7 @@ def _recent_snapshots(session: Session, page_id: int, limit: int) -> list[Snapsh
     ))
 
 
-def _follow_move(session: Session, result: FetchResult, page: Page, at: datetime) -> Page:
+def _follow_move(session: Session, result: FetchResult, page: PageRow, at: datetime) -> PageRow:
     """A permanent redirect: the old page is marked moved, its history continues under the new URL."""
     assert result.final_url is not None
     target, created = _page(session, page.site_id, result.final_url, at)
@@ -208,6 +268,21 @@ def store_page(
     ``report_new_pages``: a page first seen after the site's baseline crawl reports its statements
     as added; on the baseline crawl a new page is simply the starting point.
     """
+    touched: list[PageRow] = []
+    outcome = _store_page(session, result, content, rules, report_new_pages, touched)
+    for page in touched:
+        page.save(session)
+    return outcome
+
+
+def _store_page(
+    session: Session,
+    result: FetchResult,
+    content: PageContent | None,
+    rules: StoreRules,
+    report_new_pages: bool,
+    touched: list[PageRow],
+) -> StoreOutcome:
     at = result.fetched_at
     events: list[str] = []
     moved = (
@@ -219,14 +294,16 @@ def store_page(
     )
     if moved:
         assert result.final_url is not None
-        known = session.scalar(select(Page).where(Page.site_id == result.site_id, Page.url == result.url))
+        known = _load_page(session, result.site_id, result.url)
         if known is not None and known.state != "moved":
+            touched.append(known)
             page, created = _follow_move(session, result, known, at), False
             events.append("moved")
         else:  # a URL we never stored (or already know as moved): store under its new address
             page, created = _page(session, result.site_id, result.final_url, at)
     else:
         page, created = _page(session, result.site_id, result.url, at)
+    touched.append(page)
     fetch = FetchRow(
         page_id=page.id, run_id=result.run_id, fetched_at=at, final_url=result.final_url, status=result.status,
         error=result.error, content_type=result.content_type, bytes=len(result.body) if result.body else None,
