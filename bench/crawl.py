@@ -80,6 +80,7 @@ class Phase:
     db_bytes: int = 0
     cpu_seconds: float = 0.0  # user + system time of the crawl and its page workers
     processes: int = 1
+    rss_breakdown: str = ""
 
     @property
     def rate(self) -> float:
@@ -138,6 +139,9 @@ class PeakRss:
     def processes(self) -> int:
         return len(self.peaks_kb)
 
+    def breakdown(self) -> str:
+        return " + ".join(f"{kb / 1024:.0f}" for kb in self.peaks_kb.values())
+
 
 def db_size(path: Path) -> int:
     with sqlite3.connect(path) as connection:
@@ -190,7 +194,8 @@ def claimwatch_crawl(name: str, sessions, settings, db_path: Path) -> Phase:  # 
     if summary.status != "finished":
         raise SystemExit(f"crawl failed: {summary.line()}")
     peak = rss.stop()
-    return Phase(name, summary.pages, seconds, peak, db_size(db_path) - before, cpu, rss.processes)
+    return Phase(name, summary.pages, seconds, peak, db_size(db_path) - before, cpu, rss.processes,
+                 rss.breakdown())
 
 
 def run_mode(site_root: Path, paths: list[str], validators: bool, work: Path) -> list[Phase]:
@@ -241,7 +246,7 @@ def main() -> int:
                 line = f"  {phase.name:<34} {phase.pages:>5} pages {phase.seconds:7.2f} s {phase.rate:7.1f} pages/s"
                 line += f"  CPU {phase.cpu_seconds:5.2f} s  peak RSS {phase.peak_rss_mb:6.1f} MB"
                 if phase.processes > 1:
-                    line += f" ({phase.processes} processes)"
+                    line += f" ({phase.rss_breakdown})"
                 if phase.db_bytes or phase is not raw:
                     line += f"  db +{phase.db_bytes / max(phase.pages, 1):8.0f} B/page"
                 print(line)

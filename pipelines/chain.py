@@ -1,8 +1,8 @@
 """The page chain: archive -> normalise -> extract -> store, the item pipeline run by the page workers.
 
 Scrapy-free, so a worker process imports none of Scrapy: ``pipelines.workers.PageWorkersPipeline`` (the
-Scrapy side) hands each fetched item to ``process_page`` in one of the crawl's worker processes, which
-were started with ``init_worker``. Each worker has its own database engine and its own WARC files; every
+Scrapy side) sends each fetched item through ``pipelines.pagepool`` to one of the crawl's worker
+processes, each running ``serve_pages``. Each worker has its own database engine and its own WARC files; every
 page is still one transaction. With ``CLAIMWATCH_CRAWL_WORKERS=0`` the same chain runs inside the Scrapy
 process.
 
@@ -13,14 +13,14 @@ process.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import resource
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 # Only light imports here: the Scrapy process imports this module for ChainConfig and the worker entry
 # points, and starts faster without lxml, SQLAlchemy and the extraction tables (the workers load them).
@@ -96,12 +96,13 @@ class PageChain:
 
 # --- inside a worker process ------------------------------------------------------------------------------
 
-_chain: PageChain | None = None
 
+def serve_pages(config: ChainConfig, receive: Callable[[], Any], answer: Callable[[bool, Any], None]) -> None:
+    """A page worker (``pipelines.pagepool``): process every item received until end-of-file.
 
-def init_worker(config: ChainConfig) -> None:
-    """Start a page worker: output to the crawl's log (never to the progress pipe), the chain opened."""
-    global _chain
+    Output goes to the crawl's log (never to the progress pipe on stdout). A page that fails is answered
+    with the error (as text: not every database exception survives pickling) and logged with its traceback.
+    """
     if config.log_file:
         log_fd = os.open(config.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.dup2(log_fd, 1)
@@ -111,23 +112,22 @@ def init_worker(config: ChainConfig) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format=f"%(asctime)s [worker {os.getpid()}] %(levelname)s %(name)s: %(message)s")
-    _chain = PageChain(config, worker=f"w{os.getpid()}")
-    _chain.open()
-    atexit.register(_close_worker, _chain)
+    chain = PageChain(config, worker=f"w{os.getpid()}")
+    chain.open()
+    try:
+        while (item := receive()) is not None:
+            try:
+                stored = chain.process(item)
+            except Exception as exc:  # noqa: BLE001 - one page's failure is that page's, not the crawl's
+                log.exception("page %s not stored", getattr(item, "url", "?"))
+                answer(False, PageFailed(f"{type(exc).__name__}: {exc}"))
+            else:
+                answer(True, stored)
+    finally:
+        chain.close()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        log.info("page worker done: %d pages, %.2f s CPU", chain.pages, usage.ru_utime + usage.ru_stime)
 
 
-def _close_worker(chain: PageChain) -> None:
-    chain.close()
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    log.info("page worker done: %d pages, %.2f s CPU", chain.pages, usage.ru_utime + usage.ru_stime)
-
-
-def warm_up() -> int:
-    """A no-op task: submitting one per worker starts them all while Scrapy is still starting."""
-    return os.getpid()
-
-
-def process_page(item: PageItem) -> PageStored:
-    """Normalise, extract and store one page in this worker (see ``init_worker``)."""
-    assert _chain is not None, "page worker not initialised"
-    return _chain.process(item)
+class PageFailed(RuntimeError):
+    """A page could not be archived, analysed or stored (the worker's log has the traceback)."""

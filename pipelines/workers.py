@@ -3,10 +3,11 @@
 Scrapy's reactor is one thread: run in it, a page's archiving, parsing, extraction and database work
 (~5 ms) would stop the downloads for as long, and one core would do everything. Instead the Scrapy
 process only fetches, and ``CLAIMWATCH_CRAWL_WORKERS`` processes (default 2; started as the crawl starts,
-with ``spawn``, so they inherit neither the reactor nor its threads) each take the next page as they free
-up. The item's ``process_item`` waits for its page to be stored, so Scrapy's own limits (responses in
-progress) keep the queue short, a page counts as done only once it is in the database, and the spider
-closes only when every page is stored. With ``CLAIMWATCH_CRAWL_WORKERS=0`` the chain runs in this process.
+with ``spawn``, so they inherit neither the reactor nor its threads; fed by ``pipelines.pagepool`` from
+the event loop, without helper threads) each take the next page as they free up. The item's
+``process_item`` waits for its page to be stored, so Scrapy's own limits (responses in progress) keep the
+queue short, a page counts as done only once it is in the database, and the spider closes only when
+every page is stored. With ``CLAIMWATCH_CRAWL_WORKERS=0`` the chain runs in this process.
 
 When the crawl closes, the workers are stopped (closing their WARC files), pages that got a high or
 medium change are photographed (``monitor.screenshots``, in a thread, one browser session) and the run is
@@ -19,9 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +31,8 @@ from twisted.internet import threads
 
 from crawler.items import PageItem
 from monitor.config import Settings, load_settings
-from pipelines.chain import ChainConfig, PageChain, PageStored, init_worker, process_page, warm_up
+from pipelines.chain import ChainConfig, PageChain, PageStored, serve_pages
+from pipelines.pagepool import PagePool, WorkerDied
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,7 @@ class PageWorkersPipeline:
         self.log_file = log_file
         self.warc_max_bytes = warc_max_bytes
         self.screenshots = screenshots
-        self.pool: ProcessPoolExecutor | None = None
+        self.pool: PagePool | None = None
         self.chain: PageChain | None = None
         self.failure: str | None = None
         self.crawler: Crawler | None = None
@@ -87,10 +86,8 @@ class PageWorkersPipeline:
             self.chain = PageChain(config)
             self.chain.open()
             return
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=init_worker, initargs=(config,))
-        for _ in range(self.workers):  # start them all now, while the first requests are on their way
-            self.pool.submit(warm_up)
+        self.pool = PagePool(self.workers, serve_pages, (config,))
+        self.pool.start(asyncio.get_event_loop())
 
     async def process_item(self, item: PageItem) -> PageItem:
         if self.failure is not None:
@@ -100,9 +97,9 @@ class PageWorkersPipeline:
             stored = self.chain.process(item)
         else:
             try:
-                stored = await asyncio.get_running_loop().run_in_executor(self.pool, process_page, item)
-            except BrokenProcessPool as exc:
-                self._fail(f"a page worker died ({exc})")
+                stored = await self.pool.submit(item)
+            except WorkerDied as exc:
+                self._fail(str(exc))
                 raise DropItem(f"not stored: {self.failure}") from None
         self._stored(item, stored)
         return item
@@ -124,7 +121,7 @@ class PageWorkersPipeline:
 
     async def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool.close()
             self.pool = None
         if self.chain is not None:
             self.chain.close()
