@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.reactor import is_asyncio_reactor_installed
 from twisted.internet import threads
 
 from crawler.items import PageItem
@@ -82,6 +84,11 @@ class PageWorkersPipeline:
             operator=settings.contact, error_threshold=settings.error_threshold,
             gone_threshold=settings.gone_threshold, flap_history=settings.flap_history,
         )
+        if self.workers > 0 and (os.name != "posix" or not is_asyncio_reactor_installed()):
+            # the pool is driven by the asyncio loop's file watching (POSIX pipes)
+            log.warning("page workers need POSIX and Scrapy's asyncio reactor: pages are processed in "
+                        "the crawl process")
+            self.workers = 0
         if self.workers <= 0:
             self.chain = PageChain(config)
             self.chain.open()
