@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 # points, and starts faster without lxml, SQLAlchemy and the extraction tables (the workers load them).
 if TYPE_CHECKING:
     from crawler.items import PageItem
+    from monitor.config import Settings
     from pipelines.archive import ArchivePipeline
     from pipelines.extract import ExtractPipeline
     from pipelines.normalize import NormalizePipeline
@@ -59,6 +60,16 @@ class PageStored:
     outcome: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class RunEnd:
+    """Sent to one worker once every page is stored: photograph what changed, then close the run."""
+
+    run_id: int
+    status: str  # finished | interrupted | failed
+    detail: str | None = None
+    settings: Settings | None = None  # the screenshots' settings; None: no screenshots
+
+
 class PageChain:
     """The four steps, in order, for one crawl (``worker``: this process's WARC files get its name)."""
 
@@ -86,6 +97,21 @@ class PageChain:
     def close(self) -> None:
         self.store.close()
         self.archive.close()
+
+    def finish(self, end: RunEnd) -> int:
+        """Take the run's screenshots (when asked) and record how it ended; returns the screenshots taken."""
+        taken = 0
+        if end.settings is not None:
+            from monitor.screenshots import capture_run_screenshots
+
+            try:
+                taken = capture_run_screenshots(end.settings, end.run_id)
+            except Exception as exc:  # noqa: BLE001 - missing screenshots must not fail a finished crawl
+                log.error("screenshots failed: %s", exc)
+            if taken:
+                log.info("took %d screenshots", taken)
+        self.store.finish_run(end.run_id, end.status, end.detail)
+        return taken
 
     def process(self, item: PageItem) -> PageStored:
         self.pages += 1
@@ -116,6 +142,13 @@ def serve_pages(config: ChainConfig, receive: Callable[[], Any], answer: Callabl
     chain.open()
     try:
         while (item := receive()) is not None:
+            if isinstance(item, RunEnd):
+                try:
+                    answer(True, chain.finish(item))
+                except Exception as exc:  # noqa: BLE001 - the crawl process closes the run instead
+                    log.exception("could not close run %d", item.run_id)
+                    answer(False, PageFailed(f"{type(exc).__name__}: {exc}"))
+                continue
             try:
                 stored = chain.process(item)
             except Exception as exc:  # noqa: BLE001 - one page's failure is that page's, not the crawl's

@@ -9,9 +9,9 @@ the event loop, without helper threads) each take the next page as they free up.
 queue short, a page counts as done only once it is in the database, and the spider closes only when
 every page is stored. With ``CLAIMWATCH_CRAWL_WORKERS=0`` the chain runs in this process.
 
-When the crawl closes, the workers are stopped (closing their WARC files), pages that got a high or
-medium change are photographed (``monitor.screenshots``, in a thread, one browser session) and the run is
-finished (its counts taken from what was stored). A worker that dies (killed, out of memory) fails the
+When the crawl closes, one worker photographs the pages that got a high or medium change
+(``monitor.screenshots``, one browser session) and finishes the run (its counts taken from what was
+stored), then the workers stop, closing their WARC files. A worker that dies (killed, out of memory) fails the
 run: the pages it had not stored are not lost from the site's history, the next crawl fetches them again
 in full.
 """
@@ -33,7 +33,7 @@ from twisted.internet import threads
 
 from crawler.items import PageItem
 from monitor.config import Settings, load_settings
-from pipelines.chain import ChainConfig, PageChain, PageStored, serve_pages
+from pipelines.chain import ChainConfig, PageChain, PageStored, RunEnd, serve_pages
 from pipelines.pagepool import PagePool, WorkerDied
 
 log = logging.getLogger(__name__)
@@ -127,23 +127,33 @@ class PageWorkersPipeline:
             asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="page worker died"))
 
     async def spider_closed(self, spider: Spider, reason: str) -> None:
-        if self.pool is not None:
-            self.pool.close()
-            self.pool = None
-        if self.chain is not None:
-            self.chain.close()
-            self.chain = None
         plan: Any = getattr(spider, "plan", None)
-        if plan is None:
-            return
+        detail: str | None
+        status, detail = "interrupted", reason or None
         if self.failure is not None:
             status, detail = "failed", self.failure
         elif reason == "finished":
             status, detail = "finished", None
-            if self.screenshots:
-                await self._take_screenshots(plan.run_id)
-        else:
-            status, detail = "interrupted", reason
+        photograph = self.screenshots and status == "finished"
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            if plan is not None and pool.failure is None:
+                # every page is stored: a worker (which has the database and no event loop to block)
+                # photographs what changed and closes the run; this process never needs SQLAlchemy
+                end = RunEnd(plan.run_id, status, detail, self.settings if photograph else None)
+                try:
+                    await pool.submit(end)
+                    plan = None
+                except Exception as exc:  # noqa: BLE001 - the run is closed here instead
+                    log.error("closing the run in a page worker failed: %s", exc)
+            pool.close()
+        if self.chain is not None:
+            self.chain.close()
+            self.chain = None
+        if plan is None:
+            return
+        if photograph:
+            await self._take_screenshots(plan.run_id)
         self._finish_run(plan.run_id, status, detail)
 
     async def _take_screenshots(self, run_id: int) -> None:
