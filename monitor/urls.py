@@ -12,6 +12,7 @@ _TRACKING = re.compile(
     re.IGNORECASE,
 )
 _SLASHES = re.compile(r"/{2,}")
+_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9/:@!$&'()*+,;=._~-]")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -39,9 +40,13 @@ def canonical_url(url: str) -> str:
         path = posixpath.normpath(path)
         if trailing and not path.endswith("/"):
             path += "/"
-    path = quote(unquote(path), safe="/%:@!$&'()*+,;=-._~")
-    query_pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
-    query = urlencode(sorted(query_pairs))
+    if "%" in path or _NEEDS_QUOTING.search(path):  # (quoting a path of safe characters changes nothing)
+        path = quote(unquote(path), safe="/%:@!$&'()*+,;=-._~")
+    query = ""
+    if parts.query:
+        query_pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                       if not _TRACKING.match(k)]
+        query = urlencode(sorted(query_pairs))
     return urlunsplit((scheme, netloc, path, query, ""))
 
 

@@ -24,6 +24,8 @@ from monitor.urls import canonical_url, in_scope, site_hosts
 _HREF = re.compile(r"""<[aA]\s[^>]*?[hH][rR][eE][fF]\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _UNKNOWN: Any = object()  # not in the link memo yet
+# an absolute path that canonical_url would leave as it is: no "%", "?", "#", "//" or dot segments
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9_~!$&'()*+,;=:@/-]*(?:\.[A-Za-z0-9_~!$&'()*+,;=:@-]+)*\Z")
 _SKIP_EXTENSIONS = re.compile(
     r"\.(?:jpe?g|png|gif|webp|svg|ico|css|js|mjs|json|xml|zip|gz|mp[34]|mov|avi|woff2?|ttf)$", re.IGNORECASE
 )
@@ -43,6 +45,7 @@ class SiteSpider(scrapy.Spider):
         self.allow = tuple(self.plan.allow)
         self.seen: set[str] = set()
         self._links: dict[str, str | None] = {}
+        self._origins: dict[str, str] = {}
         self.scheduled = 0
 
     async def start(self) -> AsyncIterator[Any]:
@@ -109,10 +112,11 @@ class SiteSpider(scrapy.Spider):
         text = response.text if hasattr(response, "text") else response.body.decode("utf-8", "replace")
         base_dir = response.url.rsplit("/", 1)[0]
         links, seen = self._links, self.seen
+        host = response.url.split("/", 3)[2] if "://" in response.url else ""
         # each distinct href once, in page order; a known absolute-path href costs one dict lookup
         hrefs = dict.fromkeys(first or second or third for first, second, third in _HREF.findall(text))
         for href in hrefs:
-            url = links.get(href, _UNKNOWN) if href.startswith("/") else _UNKNOWN
+            url = links.get(host + href, _UNKNOWN) if href.startswith("/") else _UNKNOWN
             if url is _UNKNOWN:
                 url = self._link(response, base_dir, href)
             if url is None or url in seen:
@@ -127,7 +131,10 @@ class SiteSpider(scrapy.Spider):
     def _link(self, response: Response, base_dir: str, href: str) -> str | None:
         """The canonical in-scope URL a link points at, or None; memoised, since shop pages repeat the same
         navigation links on every page (canonicalising ~100 links a page costs more than parsing it)."""
-        key = href if href.startswith("/") and not href.startswith("//") else f"{base_dir}\0{href}"
+        if href.startswith("/") and not href.startswith("//"):  # the same path on each of the site's hosts
+            key = (response.url.split("/", 3)[2] if "://" in response.url else "") + href
+        else:
+            key = f"{base_dir}\0{href}"
         if href.startswith(("?", "#")):
             key = f"{response.url}\0{href}"
         try:
@@ -136,7 +143,12 @@ class SiteSpider(scrapy.Spider):
             pass
         url: str | None = None
         clean = (html.unescape(href) if "&" in href else href).strip()
-        if clean and not clean.startswith(("#", "mailto:", "tel:", "javascript:", "data:")):
+        if _PLAIN_PATH.match(clean) and "//" not in clean and "/." not in clean:
+            # the common shop link, "/products/p1.html": the page's canonical origin + the path as it is
+            url = self._origin(response.url) + clean
+            if _SKIP_EXTENSIONS.search(url) or not in_scope(url, self.hosts, self.allow):
+                url = None
+        elif clean and not clean.startswith(("#", "mailto:", "tel:", "javascript:", "data:")):
             try:
                 url = canonical_url(response.urljoin(clean))
             except ValueError:
@@ -147,6 +159,16 @@ class SiteSpider(scrapy.Spider):
         if len(self._links) < 100_000:
             self._links[key] = url
         return url
+
+    def _origin(self, url: str) -> str:
+        """``scheme://host[:port]`` of a URL, canonical (memoised per origin)."""
+        scheme, _, rest = url.partition("://")
+        raw = f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0].split('#', 1)[0]}"
+        try:
+            return self._origins[raw]
+        except KeyError:
+            origin = self._origins[raw] = canonical_url(raw + "/")[:-1]
+            return origin
 
     def failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request  # type: ignore[attr-defined]
