@@ -150,6 +150,7 @@ class PagePool:
         except OSError:
             data = b""
         if not data:
+            worker.process.join(1.0)  # its pipe closes a moment before its exit status is there
             code = worker.process.exitcode
             self._died(worker, f"a page worker died (pid {worker.process.pid}, exit code {code})")
             return

@@ -1,0 +1,20 @@
+"""Worker targets for tests/test_pagepool.py (a module of its own: spawned workers import it by name)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+
+def echo(tag: str, receive: Callable[[], Any], answer: Callable[[bool, Any], None]) -> None:
+    """Answer each item with (tag, pid, item); an item "boom" fails; an item "die" kills the worker."""
+    while (item := receive()) is not None:
+        if item == "boom":
+            answer(False, ValueError("boom"))
+        elif item == "die":
+            os._exit(3)
+        elif isinstance(item, bytes):
+            answer(True, (tag, os.getpid(), len(item), item[:8], item[-8:]))
+        else:
+            answer(True, (tag, os.getpid(), item))
