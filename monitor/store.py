@@ -12,9 +12,10 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Insert, Table, select
+from sqlalchemy import Insert, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from monitor.compression import compress, decompress
@@ -72,9 +73,8 @@ class FetchRow:
     sha256: str | None = None
 
     def insert(self, session: Session) -> int:
-        table = cast(Table, Fetch.__table__)
         values = {name: getattr(self, name) for name in self.__slots__}
-        return int(session.execute(table.insert().returning(table.c.id), values).scalar_one())
+        return int(session.execute(_sql().fetch_insert, values).scalar_one())
 
 
 @dataclass(slots=True)
@@ -135,9 +135,9 @@ def store_body(session: Session, sha256: str, body: bytes) -> None:
 
     Core statements, not the ORM: this runs for every new snapshot, and a body is never read back here.
     """
-    table = cast(Table, Body.__table__)
-    if session.execute(select(table.c.sha256).where(table.c.sha256 == sha256)).first() is None:
-        session.execute(table.insert(), {"sha256": sha256, "size": len(body), "compression": "zstd",
+    sql = _sql()
+    if session.execute(sql.body_exists, {"sha256": sha256}).first() is None:
+        session.execute(sql.body_insert, {"sha256": sha256, "size": len(body), "compression": "zstd",
                                          "data": compress(body), "created_at": utcnow()})
 
 
@@ -182,8 +182,8 @@ class PageRow:
         changed = {name: value for name, value, old in zip(_PAGE_COLUMNS, now, self.saved, strict=True)
                    if value != old}
         if changed:
-            table = _page_table()
-            session.execute(table.update().where(table.c.id == self.id), changed)
+            session.execute(_sql().page_update,
+                            {f"b_{name}": value for name, value in zip(_PAGE_COLUMNS, now, strict=True)})
             self.saved = now
 
 
@@ -191,10 +191,40 @@ def _page_table() -> Table:
     return cast(Table, Page.__table__)
 
 
+@dataclass(frozen=True, slots=True)
+class _Sql:
+    """The hot path's statements, built once (on first use): every page runs them, and building a Core
+    statement and its cache key costs more than SQLite takes to run it."""
+
+    page_by_url: Any
+    page_insert: Any
+    page_update: Any
+    body_exists: Any
+    body_insert: Any
+    fetch_insert: Any
+    snapshot_insert: Any
+
+
+@cache
+def _sql() -> _Sql:
+    pages, bodies = _page_table(), cast(Table, Body.__table__)
+    fetches, snapshots = cast(Table, Fetch.__table__), cast(Table, Snapshot.__table__)
+    mutable = _PAGE_COLUMNS[3:]  # everything but id, site and URL
+    return _Sql(
+        page_by_url=select(*(pages.c[name] for name in _PAGE_COLUMNS))
+        .where(pages.c.site_id == bindparam("site_id"), pages.c.url == bindparam("url")),
+        page_insert=pages.insert().returning(pages.c.id),
+        page_update=pages.update().where(pages.c.id == bindparam("b_id"))
+        .values({name: bindparam(f"b_{name}") for name in mutable}),
+        body_exists=select(bodies.c.sha256).where(bodies.c.sha256 == bindparam("sha256")),
+        body_insert=bodies.insert(),
+        fetch_insert=fetches.insert().returning(fetches.c.id),
+        snapshot_insert=snapshots.insert().returning(snapshots.c.id),
+    )
+
+
 def _load_page(session: Session, site_id: int, url: str) -> PageRow | None:
-    table = _page_table()
-    row = session.execute(select(*(table.c[name] for name in _PAGE_COLUMNS))
-                          .where(table.c.site_id == site_id, table.c.url == url)).first()
+    row = session.execute(_sql().page_by_url, {"site_id": site_id, "url": url}).first()
     if row is None:
         return None
     page = PageRow(*row)
@@ -206,10 +236,9 @@ def _page(session: Session, site_id: int, url: str, seen_at: datetime) -> tuple[
     page = _load_page(session, site_id, url)
     if page is not None:
         return page, False
-    table = _page_table()
     page = PageRow(0, site_id, url, first_seen=seen_at, last_seen=seen_at)
     values = {name: getattr(page, name) for name in _PAGE_COLUMNS[1:]}
-    page.id = int(session.execute(table.insert().returning(table.c.id), values).scalar_one())
+    page.id = int(session.execute(_sql().page_insert, values).scalar_one())
     page.saved = page.values()
     return page, True
 
@@ -385,8 +414,7 @@ def _store_page(
     store_body(session, sha, result.body)
     fetch.outcome = "new" if previous is None else "changed"
     fetch_id = fetch.insert(session)
-    snapshots = cast(Table, Snapshot.__table__)
-    snapshot_id = int(session.execute(snapshots.insert().returning(snapshots.c.id), {
+    snapshot_id = int(session.execute(_sql().snapshot_insert, {
         "page_id": page.id, "fetch_id": fetch_id, "created_at": at, "fingerprint": content.fingerprint,
         "statements_hash": statements_hash(content.statements), "text_z": compress(content.text.encode("utf-8")),
         "extractor_version": content.extractor_version, "screenshot_sha256": None,
