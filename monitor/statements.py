@@ -35,7 +35,7 @@ def severity_rank(severity: str) -> int:
         return -1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: normalisation makes ~150 a page, and frozen fields cost ~3x to set
 class Block:
     """One visible block of a page: a paragraph, list item, heading, table cell, quote...
 
