@@ -53,6 +53,13 @@ FEED_EXPORT_ENCODING = "utf-8"
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,  # sellers' public pages: no logins
+}
+# every request and item the spider yields passes each spider middleware: these two only keep statistics
+# (crawl depth; meta copied between requests), and a crawl is bounded by max_pages and the path prefixes
+SPIDER_MIDDLEWARES = {
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
 }
 EXTENSIONS = {
     "crawler.extensions.CrawlProgress": 500,
