@@ -206,9 +206,12 @@ def test_daemon_life(tmp_path, site_server, smtp) -> None:
         daemon.wait_for(lambda: any(r.status == "finished" for r in db.runs("beta")), 20, "beta's first crawl")
 
         # 4. an on-demand crawl during a scheduled crawl of the same site is refused, or waits
+        # (a run that starts after the delay is set: one already under way may be past that page)
+        last_run = max(r.id for r in db.runs("alpha"))
         server.delays["/alpha/returns.html"] = 2.5
-        running = daemon.wait_for(lambda: [r for r in db.runs("alpha") if r.status == "running" and r.pid],
-                                  20, "a slow alpha crawl")
+        running = daemon.wait_for(lambda: [r for r in db.runs("alpha")
+                                           if r.id > last_run and r.status == "running" and r.pid],
+                                  30, "a slow alpha crawl")
         refused = cli(env, "crawl", "--site", "alpha")
         assert refused.returncode == 1
         assert "site alpha is being crawled by" in refused.stderr and " since " in refused.stderr
