@@ -13,6 +13,7 @@ process.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import resource
@@ -140,6 +141,11 @@ def serve_pages(config: ChainConfig, receive: Callable[[], Any], answer: Callabl
                         format=f"%(asctime)s [worker {os.getpid()}] %(levelname)s %(name)s: %(message)s")
     chain = PageChain(config, worker=f"w{os.getpid()}")
     chain.open()
+    # a page makes tens of thousands of short-lived objects and almost no reference cycles: collect the
+    # youngest generation every 50,000 allocations rather than every 700 (5-10% of a worker's time), and
+    # leave what start-up loaded (modules, compiled rules) out of every collection
+    gc.set_threshold(50_000, 20, 20)
+    gc.freeze()
     try:
         while (item := receive()) is not None:
             if isinstance(item, RunEnd):
