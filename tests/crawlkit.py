@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 from click.testing import Result
 from sqlalchemy import func, select
@@ -80,3 +84,15 @@ def crawl(run_cli: Callable[..., Result], db: str, *extra: str, ok: bool = True)
     if ok:
         assert result.exit_code == 0, result.stderr + result.stdout
     return result
+
+
+def start_slow_crawl(run_cli: Callable[..., Result], db: str, server: Any, data_dir: Path, *,
+                     stderr: Any = subprocess.DEVNULL) -> subprocess.Popen[str]:
+    """Crawl the fixture shop with its 30 product pages slowed down, in a `claimwatch crawl` subprocess of
+    its own session (a test can kill it and its children), so that a test can act while it is midway."""
+    for n in range(1, 31):
+        server.delays[f"/products/p{n:02d}.html"] = 0.15
+    setup_site(run_cli, db, "shop", f"{server.url}/products/", "--allow", "/products/")
+    env = {**os.environ, "CLAIMWATCH_DATA": str(data_dir), "CLAIMWATCH_THROTTLE_START_DELAY": "0.05"}
+    return subprocess.Popen([sys.executable, "-m", "monitor.cli", "--db", db, "crawl"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=stderr, text=True, start_new_session=True)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from crawlkit import counts, page_urls, runs, setup_site
+from crawlkit import counts, page_urls, runs, start_slow_crawl
 from sqlalchemy import func, select
 
 from monitor.db import make_engine, make_session_factory
@@ -30,12 +28,7 @@ def _wait_for(predicate, timeout: float, what: str) -> None:
 
 def test_sigkill_midway_then_recrawl(run_cli, db_url, site_server, tmp_path, monkeypatch) -> None:
     server = site_server(SHOP)
-    for n in range(1, 31):  # slow pages, so the crawl is surely midway when it is killed
-        server.delays[f"/products/p{n:02d}.html"] = 0.15
-    setup_site(run_cli, db_url, "shop", f"{server.url}/products/", "--allow", "/products/")
-    env = {**os.environ, "CLAIMWATCH_DATA": str(tmp_path / "data"), "CLAIMWATCH_THROTTLE_START_DELAY": "0.05"}
-    parent = subprocess.Popen([sys.executable, "-m", "monitor.cli", "--db", db_url, "crawl"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    parent = start_slow_crawl(run_cli, db_url, server, tmp_path / "data")  # surely midway when killed
     try:
         _wait_for(lambda: counts(db_url).snapshots >= 6, 60, "six stored pages")
         child = runs(db_url)[-1].pid

@@ -10,12 +10,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from crawlkit import counts, crawl, runs, setup_site
+from crawlkit import counts, crawl, runs, setup_site, start_slow_crawl
 
 SHOP = Path(__file__).resolve().parent / "sites" / "crawl"
 
@@ -86,13 +85,8 @@ def _workers(pid: int) -> list[int]:
 def test_a_worker_killed_midway_fails_the_run_and_the_next_crawl_completes(run_cli, sqlite_url, site_server,
                                                                           tmp_path) -> None:
     server = site_server(SHOP)
-    for n in range(1, 31):  # slow pages, so the crawl is surely midway when the worker dies
-        server.delays[f"/products/p{n:02d}.html"] = 0.15
-    setup_site(run_cli, sqlite_url, "shop", f"{server.url}/products/", "--allow", "/products/")
-    env = {**os.environ, "CLAIMWATCH_DATA": str(tmp_path / "data"), "CLAIMWATCH_THROTTLE_START_DELAY": "0.05"}
-    parent = subprocess.Popen([sys.executable, "-m", "monitor.cli", "--db", sqlite_url, "crawl"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                              start_new_session=True)
+    # slow pages, so the crawl is surely midway when the worker dies
+    parent = start_slow_crawl(run_cli, sqlite_url, server, tmp_path / "data", stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         while counts(sqlite_url).snapshots < 4 and time.monotonic() < deadline:
