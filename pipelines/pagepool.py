@@ -128,9 +128,11 @@ class PagePool:
                 written = os.write(worker.items_fd, worker.outgoing)
             except BlockingIOError:
                 break
-            except OSError as exc:  # the worker is gone; its result pipe reports it
+            except OSError as exc:  # the worker is gone (its result pipe may not have said so yet)
                 worker.outgoing.clear()
-                self._died(worker, f"cannot send to a page worker: {exc}")
+                worker.process.join(1.0)
+                self._died(worker, f"a page worker died (pid {worker.process.pid}, exit code "
+                                   f"{worker.process.exitcode}; sending to it: {exc.strerror or exc})")
                 return
             del worker.outgoing[:written]
         if worker.outgoing and not worker.writing:
