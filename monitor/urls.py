@@ -42,12 +42,18 @@ def canonical_url(url: str) -> str:
             path += "/"
     if "%" in path or _NEEDS_QUOTING.search(path):  # (quoting a path of safe characters changes nothing)
         path = quote(unquote(path), safe="/%:@!$&'()*+,;=-._~")
-    query = ""
-    if parts.query:
-        query_pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                       if not _TRACKING.match(k)]
-        query = urlencode(sorted(query_pairs))
-    return urlunsplit((scheme, netloc, path, query, ""))
+    return urlunsplit((scheme, netloc, path, canonical_query(parts.query), ""))
+
+
+def canonical_query(query: str) -> str:
+    """A query string without tracking parameters, the rest sorted (as in ``canonical_url``).
+
+    >>> canonical_query("utm_source=mail&b=2&a=1")
+    'a=1&b=2'
+    """
+    if not query:
+        return ""
+    return urlencode(sorted((k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not _TRACKING.match(k)))
 
 
 def in_scope(url: str, hosts: frozenset[str], allow: tuple[str, ...]) -> bool:
