@@ -177,11 +177,9 @@ class PageRow:
         return tuple(getattr(self, name) for name in _PAGE_COLUMNS)
 
     def save(self, session: Session) -> None:
-        """Write the columns that changed since the row was read (nothing when none did)."""
+        """Write the row back when any column changed since it was read (one prepared UPDATE)."""
         now = self.values()
-        changed = {name: value for name, value, old in zip(_PAGE_COLUMNS, now, self.saved, strict=True)
-                   if value != old}
-        if changed:
+        if now != self.saved:
             session.execute(_sql().page_update,
                             {f"b_{name}": value for name, value in zip(_PAGE_COLUMNS, now, strict=True)})
             self.saved = now

@@ -13,6 +13,8 @@ _TRACKING = re.compile(
 )
 _SLASHES = re.compile(r"/{2,}")
 _NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9/:@!$&'()*+,;=._~-]")
+# an absolute path canonical_url leaves as it is: safe characters only, no "%", "//" or dot segments
+_CANONICAL_PATH = re.compile(r"/[A-Za-z0-9_~!$&'()*+,;=:@/-]*(?:\.[A-Za-z0-9_~!$&'()*+,;=:@-]+)*\Z")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -43,6 +45,15 @@ def canonical_url(url: str) -> str:
     if "%" in path or _NEEDS_QUOTING.search(path):  # (quoting a path of safe characters changes nothing)
         path = quote(unquote(path), safe="/%:@!$&'()*+,;=-._~")
     return urlunsplit((scheme, netloc, path, canonical_query(parts.query), ""))
+
+
+def is_canonical_path(path: str) -> bool:
+    """Whether ``canonical_url`` keeps an absolute path exactly as it is.
+
+    >>> is_canonical_path("/products/p1.html"), is_canonical_path("/a//b"), is_canonical_path("/a/../b")
+    (True, False, False)
+    """
+    return _CANONICAL_PATH.match(path) is not None and "//" not in path and "/." not in path
 
 
 def canonical_query(query: str) -> str:

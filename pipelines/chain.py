@@ -82,8 +82,8 @@ class PageChain:
         from pipelines.store import StorePipeline
 
         prefix = f"{config.warc_prefix}-{worker}" if worker else config.warc_prefix
-        self.archive: ArchivePipeline = ArchivePipeline(config.data_dir, prefix=prefix, max_bytes=config.warc_max_bytes,
-                                       operator=config.operator)
+        self.archive: ArchivePipeline = ArchivePipeline(config.data_dir, prefix=prefix,
+                                                        max_bytes=config.warc_max_bytes, operator=config.operator)
         self.normalize: NormalizePipeline = NormalizePipeline()
         self.extract: ExtractPipeline = ExtractPipeline()
         rules = StoreRules(config.error_threshold, config.gone_threshold, config.flap_history)
@@ -99,26 +99,37 @@ class PageChain:
         self.store.close()
         self.archive.close()
 
-    def finish(self, end: RunEnd) -> int:
-        """Take the run's screenshots (when asked) and record how it ended; returns the screenshots taken."""
-        taken = 0
-        if end.settings is not None:
-            from monitor.screenshots import capture_run_screenshots
-
-            try:
-                taken = capture_run_screenshots(end.settings, end.run_id)
-            except Exception as exc:  # noqa: BLE001 - missing screenshots must not fail a finished crawl
-                log.error("screenshots failed: %s", exc)
-            if taken:
-                log.info("took %d screenshots", taken)
-        self.store.finish_run(end.run_id, end.status, end.detail)
-        return taken
-
     def process(self, item: PageItem) -> PageStored:
         self.pages += 1
         item = self.archive.process_item(item)
         item = self.store.process_item(self.extract.process_item(self.normalize.process_item(item)))
         return PageStored(item.outcome)
+
+
+def close_run(end: RunEnd, db_url: str) -> int:
+    """Once every page is stored: take the run's screenshots (when asked), then record how the run ended
+    (its status and counts); returns the screenshots taken. Runs in a page worker, or in a thread of the
+    crawl process when it has none (sync Playwright cannot run on the reactor's thread)."""
+    from monitor.db import make_engine, make_session_factory
+    from monitor.runs import finish_run
+
+    taken = 0
+    if end.settings is not None:
+        from monitor.screenshots import capture_run_screenshots
+
+        try:
+            taken = capture_run_screenshots(end.settings, end.run_id)
+        except Exception as exc:  # noqa: BLE001 - missing screenshots must not fail a finished crawl
+            log.error("screenshots failed: %s", exc)
+        if taken:
+            log.info("took %d screenshots", taken)
+    engine = make_engine(db_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            finish_run(session, end.run_id, end.status, detail=end.detail)
+    finally:
+        engine.dispose()
+    return taken
 
 
 # --- inside a worker process ------------------------------------------------------------------------------
@@ -150,7 +161,7 @@ def serve_pages(config: ChainConfig, receive: Callable[[], Any], answer: Callabl
         while (item := receive()) is not None:
             if isinstance(item, RunEnd):
                 try:
-                    answer(True, chain.finish(item))
+                    answer(True, close_run(item, config.db_url))
                 except Exception as exc:  # noqa: BLE001 - the crawl process closes the run instead
                     log.exception("could not close run %d", item.run_id)
                     answer(False, PageFailed(f"{type(exc).__name__}: {exc}"))

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.items import PageItem
 from monitor.db import make_engine, make_session_factory
-from monitor.runs import finish_run
 from monitor.store import FetchResult, StoreRules, store_page
 
 
@@ -32,12 +31,6 @@ class StorePipeline:
             if bind is not None:
                 bind.dispose()
             self.sessions = None
-
-    def finish_run(self, run_id: int, status: str, detail: str | None = None) -> None:
-        """Close the crawl run (once every page is stored): its status and its counts."""
-        assert self.sessions is not None, "StorePipeline not opened"
-        with self.sessions.begin() as session:
-            finish_run(session, run_id, status, detail=detail)
 
     def process_item(self, item: PageItem) -> PageItem:
         assert self.sessions is not None, "StorePipeline not opened"

@@ -33,7 +33,7 @@ from twisted.internet import threads
 
 from crawler.items import PageItem
 from monitor.config import Settings, load_settings
-from pipelines.chain import ChainConfig, PageChain, PageStored, RunEnd, serve_pages
+from pipelines.chain import ChainConfig, PageChain, PageStored, RunEnd, close_run, serve_pages
 from pipelines.pagepool import PagePool, WorkerDied
 
 log = logging.getLogger(__name__)
@@ -135,49 +135,20 @@ class PageWorkersPipeline:
         elif reason == "finished":
             status, detail = "finished", None
         photograph = self.screenshots and status == "finished"
+        end = RunEnd(plan.run_id, status, detail, self.settings if photograph else None) if plan else None
         pool, self.pool = self.pool, None
         if pool is not None:
-            if plan is not None and pool.failure is None:
+            if end is not None and pool.failure is None:
                 # every page is stored: a worker (which has the database and no event loop to block)
                 # photographs what changed and closes the run; this process never needs SQLAlchemy
-                end = RunEnd(plan.run_id, status, detail, self.settings if photograph else None)
                 try:
                     await pool.submit(end)
-                    plan = None
+                    end = None
                 except Exception as exc:  # noqa: BLE001 - the run is closed here instead
                     log.error("closing the run in a page worker failed: %s", exc)
             pool.close()
         if self.chain is not None:
             self.chain.close()
             self.chain = None
-        if plan is None:
-            return
-        if photograph:
-            await self._take_screenshots(plan.run_id)
-        self._finish_run(plan.run_id, status, detail)
-
-    async def _take_screenshots(self, run_id: int) -> None:
-        from monitor.screenshots import capture_run_screenshots
-
-        # sync Playwright cannot run on the reactor's (asyncio) thread; the process waits for the worker
-        try:
-            taken = await maybe_deferred_to_future(
-                threads.deferToThread(capture_run_screenshots, self.settings, run_id)
-            )
-        except Exception as exc:  # noqa: BLE001 - missing screenshots must not fail a finished crawl
-            log.error("screenshots failed: %s", exc)
-            return
-        if taken:
-            log.info("took %d screenshots", taken)
-
-    def _finish_run(self, run_id: int, status: str, detail: str | None) -> None:
-        # imported here: the Scrapy process needs the database only now (its start-up stays short)
-        from monitor.db import make_engine, make_session_factory
-        from monitor.runs import finish_run
-
-        engine = make_engine(self.db_url)
-        try:
-            with make_session_factory(engine).begin() as session:
-                finish_run(session, run_id, status, detail=detail)
-        finally:
-            engine.dispose()
+        if end is not None:
+            await maybe_deferred_to_future(threads.deferToThread(close_run, end, self.db_url))
