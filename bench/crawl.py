@@ -13,7 +13,11 @@ ratios b/a and c/a, the CPU time and peak RSS of each crawl (the Scrapy process 
 together: CLAIMWATCH_CRAWL_WORKERS), and database bytes added per page by (b) and (c).
 Targets: b/a >= 0.6; c/a >= 0.9 with validators and >= 0.7 without; (c) < 1 KB/page; peak RSS < 300 MB.
 
-Usage: python bench/crawl.py [--pages 1000] [--keep DIR]
+Usage: python bench/crawl.py [--pages 1000] [--repeat 1] [--keep DIR]
+
+With ``--repeat N`` each mode runs N times (a fresh server and database each time) and the figures printed
+are the medians, phase by phase; the ratios are those of the medians. On a shared 2-core machine single
+runs vary by up to 30%.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import argparse
 import os
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -91,11 +96,13 @@ class PeakRss:
     """Samples the peak resident set of a process and its descendants (a crawl and its page workers).
 
     Every 50 ms it reads each process's VmHWM (its own peak) from /proc; the figure reported is the sum of
-    those peaks, an upper bound on what the process tree held at any one moment.
+    those peaks, an upper bound on what the process tree held at any one moment. A process is counted from
+    its second sample on (a fork about to exec a helper briefly shows its parent's pages).
     """
 
     def __init__(self) -> None:
         self.peaks_kb: dict[int, int] = {}
+        self.names: dict[int, str] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -112,6 +119,17 @@ class PeakRss:
                 continue
         return found
 
+    @staticmethod
+    def _name(pid: int) -> str:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                argv = cmdline.read().decode(errors="replace").split("\0")
+        except OSError:
+            return "?"
+        if "-m" in argv[:-1]:
+            return argv[argv.index("-m") + 1].rsplit(".", 1)[-1]
+        return os.path.basename(argv[0]) if argv and argv[0] else "?"
+
     def watch(self, pid: int) -> None:
         def sample() -> None:
             while not self._stop.is_set():
@@ -121,7 +139,12 @@ class PeakRss:
                             for line in status:
                                 if line.startswith("VmHWM:"):
                                     kb = int(line.split()[1])
-                                    self.peaks_kb[member] = max(self.peaks_kb.get(member, 0), kb)
+                                    # a process counts from its second sample on: a fork about to exec
+                                    # (Scrapy's start-up runs `uname`) shows its parent's pages for a moment
+                                    if member in self.names:
+                                        self.peaks_kb[member] = max(self.peaks_kb.get(member, 0), kb)
+                                    else:
+                                        self.names[member] = self._name(member)
                     except OSError:
                         continue
                 time.sleep(0.05)
@@ -140,7 +163,7 @@ class PeakRss:
         return len(self.peaks_kb)
 
     def breakdown(self) -> str:
-        return " + ".join(f"{kb / 1024:.0f}" for kb in self.peaks_kb.values())
+        return " + ".join(f"{kb / 1024:.0f} {self.names[pid]}" for pid, kb in self.peaks_kb.items())
 
 
 def db_size(path: Path) -> int:
@@ -198,6 +221,17 @@ def claimwatch_crawl(name: str, sessions, settings, db_path: Path) -> Phase:  # 
                  rss.breakdown())
 
 
+def median_phase(runs: list[Phase]) -> Phase:
+    """One phase's medians over repeated runs (its time, CPU, peak RSS and bytes taken separately)."""
+    if len(runs) == 1:
+        return runs[0]
+    typical = sorted(runs, key=lambda phase: phase.seconds)[len(runs) // 2]
+    return replace(typical, seconds=statistics.median(phase.seconds for phase in runs),
+                   cpu_seconds=statistics.median(phase.cpu_seconds for phase in runs),
+                   peak_rss_mb=statistics.median(phase.peak_rss_mb for phase in runs),
+                   db_bytes=int(statistics.median(phase.db_bytes for phase in runs)))
+
+
 def run_mode(site_root: Path, paths: list[str], validators: bool, work: Path) -> list[Phase]:
     server, url = start_server(site_root, validators)
     try:
@@ -224,6 +258,7 @@ def run_mode(site_root: Path, paths: list[str], validators: bool, work: Path) ->
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pages", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each mode; medians are reported")
     parser.add_argument("--keep", type=Path, default=None, help="work folder to keep (default: a temp dir)")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="claimwatch-bench-"))
@@ -239,9 +274,14 @@ def main() -> int:
               f"{load_settings().crawl_workers} page workers (CLAIMWATCH_CRAWL_WORKERS)")
         for validators in (True, False):
             label = "with ETag/Last-Modified" if validators else "noisy, no validators"
-            phases = run_mode(site_root, paths, validators, work)
+            runs = [run_mode(site_root, paths, validators, work) for _ in range(max(args.repeat, 1))]
+            phases = [median_phase([run[index] for run in runs]) for index in range(3)]
             raw, first, second = phases
-            print(f"\n== served {label}")
+            print(f"\n== served {label}" + (f" (medians of {len(runs)} runs)" if len(runs) > 1 else ""))
+            if len(runs) > 1:
+                for index, name in enumerate(("b/a", "c/a")):
+                    ratios = sorted(run[index + 1].rate / run[0].rate for run in runs)
+                    print(f"  {name} of each run: " + " ".join(f"{ratio:.2f}" for ratio in ratios))
             for phase in phases:
                 line = f"  {phase.name:<34} {phase.pages:>5} pages {phase.seconds:7.2f} s {phase.rate:7.1f} pages/s"
                 line += f"  CPU {phase.cpu_seconds:5.2f} s  peak RSS {phase.peak_rss_mb:6.1f} MB"

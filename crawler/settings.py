@@ -1,6 +1,6 @@
 """Scrapy settings for claimwatch crawls: polite by default.
 
-The claimwatch CLI starts one `scrapy crawl site` process per site and passes the database URL, data folder
+The claimwatch CLI starts one `python -m crawler crawl site` process per site and passes the database URL, data folder
 and contact address through the environment (CLAIMWATCH_DB, CLAIMWATCH_DATA, CLAIMWATCH_CONTACT).
 """
 

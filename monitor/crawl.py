@@ -1,4 +1,4 @@
-"""On-demand crawls: one `scrapy crawl site` subprocess per site (a fresh reactor each time).
+"""On-demand crawls: one `python -m crawler crawl site` subprocess per site (a fresh reactor each time).
 
 The parent records the run, writes the crawl plan, starts the subprocess with the database URL in its
 environment, relays its progress, and records a crash as a failed run with the tail of its log.
@@ -121,7 +121,7 @@ def render_js_settings(settings: Settings) -> list[str]:
 
 
 def crawl_command(job: CrawlJob, extra_settings: Sequence[str] = ()) -> list[str]:
-    command = [sys.executable, "-m", "scrapy", "crawl", "site", "-a", f"plan={job.plan_path}",
+    command = [sys.executable, "-m", "crawler", "crawl", "site", "-a", f"plan={job.plan_path}",
                "-s", f"LOG_FILE={job.log_path}"]
     for setting in [*job.scrapy_settings, *extra_settings]:
         command += ["-s", setting]

@@ -135,6 +135,27 @@ def close_run(end: RunEnd, db_url: str) -> int:
 # --- inside a worker process ------------------------------------------------------------------------------
 
 
+#: What each page worker loads while it waits for its crawl (``pipelines.pageworker``).
+PRELOAD = "pipelines.chain:preload"
+
+
+def preload() -> None:
+    """What a page worker does while the crawl process is still starting: import the chain's modules and
+    build the tables every page needs (extraction rules, the HTML parser, the ORM mappers)."""
+    from sqlalchemy.dialects import sqlite  # noqa: F401 - the default database's dialect
+    from sqlalchemy.orm import configure_mappers
+
+    from monitor.extract.rules import compiled
+    from monitor.normalize import _attribute_patterns, _html_parser
+    from pipelines import archive, extract, normalize, store  # noqa: F401
+
+    compiled()
+    _attribute_patterns()
+    _html_parser()
+    configure_mappers()
+
+
+
 def serve_pages(config: ChainConfig, receive: Callable[[], Any], answer: Callable[[bool, Any], None]) -> None:
     """A page worker (``pipelines.pagepool``): process every item received until end-of-file.
 

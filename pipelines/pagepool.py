@@ -6,6 +6,11 @@ writes each pickled item to a worker's pipe (non-blocking, buffered when the pip
 answers when the worker's result pipe is readable (``loop.add_reader``); each worker gets the next item
 as soon as it answered, at most ``depth`` items at a time, so the least busy worker gets the next page.
 
+Workers are plain ``python -m pipelines.pageworker`` processes holding two pipes (no multiprocessing: no
+resource-tracker process, nothing of the parent but its ``sys.path``). ``prestart`` starts them before the
+crawl process loads Scrapy, so their imports run while Scrapy's do; ``PagePool.start`` adopts them (or
+starts its own) and sends each its job, ``(target, args)``.
+
 Frames on both pipes: an 8-byte big-endian length, then a pickle. A worker that dies closes its result
 pipe: every item it held fails with ``WorkerDied``. ``close()`` closes the item pipes; each worker finishes
 what it holds, closes its chain (WARC files, database engine) and exits.
@@ -17,16 +22,16 @@ import asyncio
 import collections
 import contextlib
 import fcntl
-import multiprocessing
 import os
 import pickle
-import struct
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from typing import Any
 
-_HEADER = struct.Struct("!Q")
+from pipelines.pageworker import HEADER as _HEADER
+
 _PIPE_BYTES = 1024 * 1024  # room for several pages in each pipe (Linux: F_SETPIPE_SZ, up to pipe-max-size)
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
@@ -40,59 +45,121 @@ def _grow_pipe(fd: int) -> None:
         fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_BYTES)
 
 
+class WorkerProcess:
+    """A worker's process (``subprocess.Popen``), with the few calls the pool makes of it."""
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self.popen = popen
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    @property
+    def exitcode(self) -> int | None:
+        """None while it runs; its exit status, or minus the signal that killed it."""
+        return self.popen.poll()
+
+    def is_alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def join(self, timeout: float | None = None) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.popen.kill()
+
+
 @dataclass(eq=False)
 class _Worker:
-    process: Any
-    items: Connection  # we write items to its descriptor
-    results: Connection  # and read answers from this one
+    process: WorkerProcess
+    items_fd: int  # we write items to it
+    results_fd: int  # and read answers from this one
+    preload: str | None = None
     pending: collections.deque[asyncio.Future[Any]] = field(default_factory=collections.deque)
     outgoing: bytearray = field(default_factory=bytearray)
     incoming: bytearray = field(default_factory=bytearray)
     writing: bool = False
     alive: bool = True
 
-    @property
-    def items_fd(self) -> int:
-        return self.items.fileno()
 
-    @property
-    def results_fd(self) -> int:
-        return self.results.fileno()
+def _spawn(preload: str | None) -> _Worker:
+    items_reader, items_writer = os.pipe()  # both non-inheritable: only pass_fds reach the child
+    results_reader, results_writer = os.pipe()
+    _grow_pipe(items_writer)
+    _grow_pipe(results_writer)
+    command = [sys.executable, "-m", "pipelines.pageworker", str(items_reader), str(results_writer)]
+    if preload:
+        command.append(preload)
+    # the worker imports what this process can (its sys.path: a test's folder, an uninstalled checkout)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+    try:
+        popen = subprocess.Popen(command, pass_fds=(items_reader, results_writer), stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, env=env)
+    except BaseException:
+        for fd in (items_reader, items_writer, results_reader, results_writer):
+            os.close(fd)
+        raise
+    os.close(items_reader)
+    os.close(results_writer)
+    return _Worker(WorkerProcess(popen), items_writer, results_reader, preload)
+
+
+def _release(worker: _Worker) -> None:
+    """Close a worker that never got a job: it sees end-of-file and exits."""
+    os.close(worker.items_fd)
+    worker.process.join(10.0)
+    if worker.process.is_alive():
+        worker.process.kill()
+        worker.process.join()
+    os.close(worker.results_fd)
+
+
+# Workers started by ``prestart`` for the crawl's pool to adopt (filled at run time, never at import).
+_prestarted: list[_Worker] = []
+
+
+def prestart(workers: int, preload: str | None = None) -> None:
+    """Start ``workers`` page workers now, running ``preload`` while their process waits for its pool."""
+    _prestarted.extend(_spawn(preload) for _ in range(workers))
+
+
+def release_prestarted() -> None:
+    """Stop the pre-started workers no pool adopted (a crawl processing its pages in-process)."""
+    while _prestarted:
+        _release(_prestarted.pop())
 
 
 class PagePool:
     def __init__(self, workers: int, target: Callable[..., None], args: tuple[Any, ...], *,
-                 depth: int = 2) -> None:
+                 depth: int = 2, preload: str | None = None) -> None:
         self.size = workers
         self.target = target
         self.args = args
         self.depth = depth
+        self.preload = preload
         self.workers: list[_Worker] = []
         self.waiting: collections.deque[tuple[bytes, asyncio.Future[Any]]] = collections.deque()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.failure: str | None = None
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Start the worker processes (``spawn``: a fresh interpreter each, nothing of the reactor)."""
+        """Adopt pre-started workers with the same preload (``prestart``), start the others, and send
+        each its job: ``target(*args, receive, answer)``."""
         self.loop = loop
-        context = multiprocessing.get_context("spawn")
-        for _ in range(self.size):
-            # multiprocessing's Connection objects only carry the pipes' descriptors into the child
-            # (``spawn`` passes exactly those); the frames on them are our own (see the module docstring)
-            items_reader, items_writer = context.Pipe(duplex=False)
-            results_reader, results_writer = context.Pipe(duplex=False)
-            _grow_pipe(items_writer.fileno())
-            _grow_pipe(results_writer.fileno())
-            process = context.Process(target=_run_worker, daemon=True,
-                                      args=(self.target, self.args, items_reader, results_writer))
-            process.start()
-            items_reader.close()
-            results_writer.close()
-            os.set_blocking(items_writer.fileno(), False)
-            os.set_blocking(results_reader.fileno(), False)
-            worker = _Worker(process, items_writer, results_reader)
-            self.workers.append(worker)
+        adopted = [worker for worker in _prestarted if worker.preload == self.preload][: self.size]
+        for worker in adopted:
+            _prestarted.remove(worker)
+        self.workers = adopted + [_spawn(self.preload) for _ in range(self.size - len(adopted))]
+        job = pickle.dumps((self.target, self.args), protocol=pickle.HIGHEST_PROTOCOL)
+        for worker in self.workers:
+            os.set_blocking(worker.items_fd, False)
+            os.set_blocking(worker.results_fd, False)
             loop.add_reader(worker.results_fd, self._readable, worker)
+            worker.outgoing += _HEADER.pack(len(job)) + job
+            self._flush(worker)
 
     # --- submitting -------------------------------------------------------------------------------
 
@@ -204,50 +271,11 @@ class PagePool:
                 os.set_blocking(worker.items_fd, True)
                 with contextlib.suppress(OSError):
                     os.write(worker.items_fd, bytes(worker.outgoing))
-            worker.items.close()
+            os.close(worker.items_fd)
         for worker in self.workers:
             worker.process.join(timeout)
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join()
-            worker.results.close()
+            os.close(worker.results_fd)
         self.workers.clear()
-
-
-# --- inside a worker process --------------------------------------------------------------------------
-
-
-def _read_exactly(fd: int, size: int) -> bytes | None:
-    chunks, missing = [], size
-    while missing:
-        chunk = os.read(fd, min(missing, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        missing -= len(chunk)
-    return b"".join(chunks)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _run_worker(target: Callable[..., None], args: tuple[Any, ...], items: Connection,
-                results: Connection) -> None:
-    """A worker's life: ``target(*args, receive, answer)`` reads items until end-of-file."""
-    items_fd, results_fd = items.fileno(), results.fileno()
-
-    def receive() -> Any | None:
-        header = _read_exactly(items_fd, _HEADER.size)
-        if header is None:
-            return None
-        payload = _read_exactly(items_fd, _HEADER.unpack(header)[0])
-        return None if payload is None else pickle.loads(payload)
-
-    def answer(ok: bool, value: Any) -> None:
-        frame = pickle.dumps((ok, value), protocol=pickle.HIGHEST_PROTOCOL)
-        _write_all(results_fd, _HEADER.pack(len(frame)) + frame)
-
-    target(*args, receive, answer)

@@ -2,9 +2,10 @@
 
 Scrapy's reactor is one thread: run in it, a page's archiving, parsing, extraction and database work
 (~5 ms) would stop the downloads for as long, and one core would do everything. Instead the Scrapy
-process only fetches, and ``CLAIMWATCH_CRAWL_WORKERS`` processes (default 2; started as the crawl starts,
-with ``spawn``, so they inherit neither the reactor nor its threads; fed by ``pipelines.pagepool`` from
-the event loop, without helper threads) each take the next page as they free up. The item's
+process only fetches, and ``CLAIMWATCH_CRAWL_WORKERS`` processes (default 2; fresh interpreters that
+inherit neither the reactor nor its threads, started by ``python -m crawler`` before it loads Scrapy, so
+their imports overlap Scrapy's; fed by ``pipelines.pagepool`` from the event loop, without helper threads)
+each take the next page as they free up. The item's
 ``process_item`` waits for its page to be stored, so Scrapy's own limits (responses in progress) keep the
 queue short, a page counts as done only once it is in the database, and the spider closes only when
 every page is stored. With ``CLAIMWATCH_CRAWL_WORKERS=0`` the chain runs in this process.
@@ -33,8 +34,8 @@ from twisted.internet import threads
 
 from crawler.items import PageItem
 from monitor.config import Settings, load_settings
-from pipelines.chain import ChainConfig, PageChain, PageStored, RunEnd, close_run, serve_pages
-from pipelines.pagepool import PagePool, WorkerDied
+from pipelines.chain import PRELOAD, ChainConfig, PageChain, PageStored, RunEnd, close_run, serve_pages
+from pipelines.pagepool import PagePool, WorkerDied, release_prestarted
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +91,11 @@ class PageWorkersPipeline:
                         "the crawl process")
             self.workers = 0
         if self.workers <= 0:
+            release_prestarted()
             self.chain = PageChain(config)
             self.chain.open()
             return
-        self.pool = PagePool(self.workers, serve_pages, (config,))
+        self.pool = PagePool(self.workers, serve_pages, (config,), preload=PRELOAD)
         self.pool.start(asyncio.get_event_loop())
 
     async def process_item(self, item: PageItem) -> PageItem:

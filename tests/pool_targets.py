@@ -18,3 +18,17 @@ def echo(tag: str, receive: Callable[[], Any], answer: Callable[[bool, Any], Non
             answer(True, (tag, os.getpid(), len(item), item[:8], item[-8:]))
         else:
             answer(True, (tag, os.getpid(), item))
+
+
+PRELOADED: int | None = None  # set by ``preload`` in a worker that was started with it
+
+
+def preload() -> None:
+    global PRELOADED
+    PRELOADED = os.getpid()
+
+
+def preloaded(receive: Callable[[], Any], answer: Callable[[bool, Any], None]) -> None:
+    """Answer each item with (its pid, what ``preload`` recorded in it before the job arrived)."""
+    while (item := receive()) is not None:
+        answer(True, (os.getpid(), PRELOADED, item))

@@ -65,7 +65,7 @@ def test_bad_worker_count_is_a_one_line_error(run_cli, sqlite_url, monkeypatch) 
 
 
 def _workers(pid: int) -> list[int]:
-    """The page workers under a crawl process (not multiprocessing's resource tracker)."""
+    """The page workers under a crawl process."""
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as children:
             found = [int(child) for child in children.read().split()]
@@ -75,7 +75,7 @@ def _workers(pid: int) -> list[int]:
     for child in found:
         try:
             with open(f"/proc/{child}/cmdline", "rb") as cmdline:
-                if b"spawn_main" in cmdline.read():
+                if b"pipelines.pageworker" in cmdline.read():
                     workers.append(child)
         except OSError:
             continue

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pool_targets import echo  # noqa: E402
+from pool_targets import echo, preloaded  # noqa: E402
 
-from pipelines.pagepool import PagePool, WorkerDied  # noqa: E402
+from pipelines.pagepool import PagePool, WorkerDied, prestart, release_prestarted  # noqa: E402
 
 
 def run(coroutine):  # type: ignore[no-untyped-def]
@@ -100,3 +100,54 @@ def test_items_of_any_size_round_trip(size: int) -> None:
 
     _tag, _pid, length, head, tail = run(main())
     assert (length, head, tail) == (size, payload[:8], payload[-8:])
+
+
+def test_prestarted_workers_preload_then_take_the_pools_job() -> None:
+    # what `python -m crawler` does before loading Scrapy: the crawl's pool adopts these processes
+    prestart(2, "pool_targets:preload")
+    from pipelines import pagepool
+
+    early = [worker.process.pid for worker in pagepool._prestarted]
+
+    async def main() -> list:
+        pool = PagePool(2, preloaded, (), preload="pool_targets:preload")
+        pool.start(asyncio.get_running_loop())
+        try:
+            return await asyncio.gather(*(pool.submit(n) for n in range(20)))
+        finally:
+            pool.close()
+
+    answers = run(main())
+    assert sorted({pid for pid, _, _ in answers}) == sorted(early), "the pool started workers of its own"
+    assert all(recorded == pid for pid, recorded, _ in answers), "the preload did not run in the worker"
+    assert [item for _, _, item in answers] == list(range(20))
+
+
+def test_prestarted_workers_no_pool_takes_exit_when_released() -> None:
+    prestart(2, "pool_targets:preload")
+    from pipelines import pagepool
+
+    processes = [worker.process for worker in pagepool._prestarted]
+    release_prestarted()
+    assert not pagepool._prestarted
+    assert all(process.exitcode == 0 for process in processes)
+
+
+def test_a_pool_with_another_preload_starts_its_own_workers() -> None:
+    prestart(1, "pool_targets:preload")
+    from pipelines import pagepool
+
+    try:
+        async def main() -> list:
+            pool = PagePool(1, preloaded, ())  # no preload: the pre-started worker is not its kind
+            pool.start(asyncio.get_running_loop())
+            try:
+                return await asyncio.gather(pool.submit("x"))
+            finally:
+                pool.close()
+
+        [(pid, recorded, _item)] = run(main())
+        assert recorded is None and len(pagepool._prestarted) == 1
+        assert pid != pagepool._prestarted[0].process.pid
+    finally:
+        release_prestarted()

@@ -1,0 +1,33 @@
+"""The crawl process: ``python -m crawler crawl site -a plan=PLAN -s NAME=VALUE...``.
+
+What ``claimwatch crawl`` runs for each site (``monitor.crawl.crawl_command``): Scrapy's command line,
+after starting the crawl's page workers (``CLAIMWATCH_CRAWL_WORKERS``), so that their start-up (imports,
+compiled extraction rules) runs while this process is still loading Scrapy instead of competing with the
+first downloads. The item pipeline (``pipelines.workers``) adopts them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main(argv: list[str]) -> None:
+    from monitor.config import ConfigError, load_settings
+
+    try:
+        workers = load_settings().crawl_workers
+    except ConfigError:
+        workers = 0  # the pipeline reports the bad setting
+    if workers > 0 and os.name == "posix":
+        from pipelines.chain import PRELOAD
+        from pipelines.pagepool import prestart
+
+        prestart(workers, PRELOAD)
+    from scrapy.cmdline import execute
+
+    execute(["scrapy", *argv])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
