@@ -119,17 +119,17 @@ def classify(unit: Unit) -> Classification | None:
     Cached on what classification depends on (text, tag, region, testimonial): a site's pages repeat
     their footers, disclaimers and carousels, and a crawl process sees many pages of one site.
     """
-    return _classify_cached(unit.text, unit.tag, unit.region, unit.testimonial)
+    return classify_cached(unit.text, unit.tag, unit.region, unit.testimonial)
 
 
 @lru_cache(maxsize=16384)
-def _classify_cached(text: str, tag: str, region: str, testimonial: bool) -> Classification | None:
+def classify_cached(text: str, tag: str, region: str, testimonial: bool) -> Classification | None:
     return classify_uncached(Unit(text, -1, tag, region, testimonial))
 
 
 def clear_cache() -> None:
     """Forget cached classifications (after changing rules at run time; used by the benchmark)."""
-    _classify_cached.cache_clear()
+    classify_cached.cache_clear()
 
 
 def classify_uncached(unit: Unit) -> Classification | None:

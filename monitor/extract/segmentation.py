@@ -46,6 +46,9 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     return boundary, separators
 
 
+_MAY_SEPARATE = re.compile("[\n\u2022\u00b7|]")
+
+
 def _ends_with_abbreviation(text: str, end: int) -> bool:
     start = text.rfind(" ", 0, end) + 1
     word = text[start:end].lstrip("(\"'\u201c").casefold()
@@ -78,7 +81,9 @@ def _split_cached(text: str) -> tuple[str, ...]:
 def _split(text: str) -> list[str]:
     boundary, separators = _patterns()
     pieces: list[str] = []
-    for chunk in separators.split(text):
+    # most blocks hold no line break or bullet: skip the separator scan (it tries every space)
+    chunks = separators.split(text) if _MAY_SEPARATE.search(text) else (text,)
+    for chunk in chunks:
         chunk = chunk.strip()
         if not chunk:
             continue
