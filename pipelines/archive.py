@@ -50,6 +50,7 @@ class ArchivePipeline:
                 request_headers=item.request_headers,
                 protocol=item.protocol or "HTTP/1.1",
                 rendered=item.rendered,
+                payload_sha256=item.sha256,
             ))
         elif item.error:
             location = self.archive.write_error(item.url, item.error, item.fetched_at)
