@@ -9,14 +9,17 @@ the previous snapshot into ``change`` rows, and records page events. Outages nev
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Insert, Table, bindparam, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from monitor.compression import compress, decompress
 from monitor.diff import StatementChange, diff_statements
@@ -74,7 +77,8 @@ class FetchRow:
 
     def insert(self, session: Session) -> int:
         values = {name: getattr(self, name) for name in self.__slots__}
-        return int(session.execute(_sql().fetch_insert, values).scalar_one())
+        driver = _driver(session)
+        return driver.insert_id(driver.sql.fetch_insert, values)
 
 
 @dataclass(slots=True)
@@ -135,10 +139,10 @@ def store_body(session: Session, sha256: str, body: bytes) -> None:
 
     Core statements, not the ORM: this runs for every new snapshot, and a body is never read back here.
     """
-    sql = _sql()
-    if session.execute(sql.body_exists, {"sha256": sha256}).first() is None:
-        session.execute(sql.body_insert, {"sha256": sha256, "size": len(body), "compression": "zstd",
-                                         "data": compress(body), "created_at": utcnow()})
+    driver = _driver(session)
+    if driver.first(driver.sql.body_exists, {"sha256": sha256}) is None:
+        driver.execute(driver.sql.body_insert, {"sha256": sha256, "size": len(body), "compression": "zstd",
+                                                "data": compress(body), "created_at": utcnow()})
 
 
 def load_body(session: Session, sha256: str) -> bytes | None:
@@ -180,8 +184,9 @@ class PageRow:
         """Write the row back when any column changed since it was read (one prepared UPDATE)."""
         now = self.values()
         if now != self.saved:
-            session.execute(_sql().page_update,
-                            {f"b_{name}": value for name, value in zip(_PAGE_COLUMNS, now, strict=True)})
+            driver = _driver(session)
+            driver.execute(driver.sql.page_update,
+                           {f"b_{name}": value for name, value in zip(_PAGE_COLUMNS, now, strict=True)})
             self.saved = now
 
 
@@ -189,44 +194,141 @@ def _page_table() -> Table:
     return cast(Table, Page.__table__)
 
 
+class _Prepared:
+    """A Core statement compiled once for one dialect, run straight on the DBAPI cursor.
+
+    ``bind`` turns a dict of values into the driver's parameters (a tuple in the order of the SQL's
+    placeholders, or a dict for named styles), through each value's SQLAlchemy bind processor (SQLite's
+    datetime text, JSON...); ``row`` does the same with the result processors of a SELECT's columns.
+    """
+
+    __slots__ = ("sql", "names", "positional", "processors", "results")
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect, keys: Sequence[str] | None = None) -> None:
+        compiled = cast(SQLCompiler, statement.compile(
+            dialect=dialect, column_keys=list(keys) if keys is not None else None))
+        self.sql: str = compiled.string
+        self.positional: bool = bool(compiled.positional)
+        binds = compiled.binds
+        names = compiled.positiontup if compiled.positional else list(binds)
+        self.names: tuple[str, ...] = tuple(names or ())
+        self.processors: tuple[tuple[str, Callable[[Any], Any]], ...] = tuple(
+            (name, processor) for name in self.names
+            if (processor := binds[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        )
+        columns = getattr(statement, "selected_columns", ())
+        self.results: tuple[Callable[[Any], Any] | None, ...] = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+        )
+
+    def bind(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        if self.processors:
+            values = dict(values)
+            for name, processor in self.processors:
+                values[name] = processor(values[name])
+        if self.positional:
+            return tuple(values[name] for name in self.names)
+        return {name: values[name] for name in self.names}
+
+    def row(self, row: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(value if process is None or value is None else process(value)
+                     for process, value in zip(self.results, row, strict=True))
+
+
 @dataclass(frozen=True, slots=True)
 class _Sql:
-    """The hot path's statements, built once (on first use): every page runs them, and building a Core
-    statement and its cache key costs more than SQLite takes to run it."""
+    """The hot path's statements (built and compiled once per dialect): every page runs them, and Core's
+    execution machinery costs several times what SQLite takes to run each (docs/benchmarks.md)."""
 
-    page_by_url: Any
-    page_insert: Any
-    page_update: Any
-    body_exists: Any
-    body_insert: Any
-    fetch_insert: Any
-    snapshot_insert: Any
+    page_by_url: _Prepared
+    page_insert: _Prepared
+    page_update: _Prepared
+    body_exists: _Prepared
+    body_insert: _Prepared
+    fetch_insert: _Prepared
+    snapshot_insert: _Prepared
+    statement_insert: _Prepared
+
+
+_FETCH_COLUMNS = ("page_id", "run_id", "fetched_at", "final_url", "status", "error", "content_type", "bytes",
+                  "elapsed_ms", "etag", "last_modified", "warc_path", "warc_offset", "outcome", "sha256")
+_SNAPSHOT_COLUMNS = ("page_id", "fetch_id", "created_at", "fingerprint", "statements_hash", "text_z",
+                     "extractor_version", "screenshot_sha256", "findings")
+_STATEMENT_COLUMNS = ("snapshot_id", "position", "kind", "type", "text", "key", "attributes", "severity", "rule",
+                      "matched")
+_BODY_COLUMNS = ("sha256", "size", "compression", "data", "created_at")
 
 
 @cache
-def _sql() -> _Sql:
+def _sql(dialect_key: str, dialect: Dialect) -> _Sql:
+    del dialect_key  # the cache key: one compilation per database kind and driver
     pages, bodies = _page_table(), cast(Table, Body.__table__)
     fetches, snapshots = cast(Table, Fetch.__table__), cast(Table, Snapshot.__table__)
     mutable = _PAGE_COLUMNS[3:]  # everything but id, site and URL
     return _Sql(
-        page_by_url=select(*(pages.c[name] for name in _PAGE_COLUMNS))
-        .where(pages.c.site_id == bindparam("site_id"), pages.c.url == bindparam("url")),
-        page_insert=pages.insert().returning(pages.c.id),
-        page_update=pages.update().where(pages.c.id == bindparam("b_id"))
-        .values({name: bindparam(f"b_{name}") for name in mutable}),
-        body_exists=select(bodies.c.sha256).where(bodies.c.sha256 == bindparam("sha256")),
-        body_insert=bodies.insert(),
-        fetch_insert=fetches.insert().returning(fetches.c.id),
-        snapshot_insert=snapshots.insert().returning(snapshots.c.id),
+        page_by_url=_Prepared(select(*(pages.c[name] for name in _PAGE_COLUMNS))
+                              .where(pages.c.site_id == bindparam("site_id"), pages.c.url == bindparam("url")),
+                              dialect),
+        page_insert=_Prepared(pages.insert().returning(pages.c.id), dialect, _PAGE_COLUMNS[1:]),
+        page_update=_Prepared(pages.update().where(pages.c.id == bindparam("b_id"))
+                              .values({name: bindparam(f"b_{name}") for name in mutable}), dialect),
+        body_exists=_Prepared(select(bodies.c.sha256).where(bodies.c.sha256 == bindparam("sha256")), dialect),
+        body_insert=_Prepared(bodies.insert(), dialect, _BODY_COLUMNS),
+        fetch_insert=_Prepared(fetches.insert().returning(fetches.c.id), dialect, _FETCH_COLUMNS),
+        snapshot_insert=_Prepared(snapshots.insert().returning(snapshots.c.id), dialect, _SNAPSHOT_COLUMNS),
+        statement_insert=_Prepared(insert_statements(), dialect, _STATEMENT_COLUMNS),
     )
 
 
+class _Driver:
+    """The hot path's statements on the DBAPI cursor of the session's connection: the same transaction
+    as the session's ORM work (events, changes), without Core's per-statement execution machinery."""
+
+    __slots__ = ("sql", "cursor")
+
+    def __init__(self, sql: _Sql, cursor: Any) -> None:
+        self.sql = sql
+        self.cursor = cursor
+
+    def execute(self, statement: _Prepared, values: Mapping[str, Any]) -> None:
+        self.cursor.execute(statement.sql, statement.bind(values))
+
+    def executemany(self, statement: _Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
+        self.cursor.executemany(statement.sql, [statement.bind(values) for values in rows])
+
+    def first(self, statement: _Prepared, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        self.cursor.execute(statement.sql, statement.bind(values))
+        rows = self.cursor.fetchall()  # read to the end: SQLite cannot commit under an unfinished statement
+        return statement.row(rows[0]) if rows else None
+
+    def insert_id(self, statement: _Prepared, values: Mapping[str, Any]) -> int:
+        """An INSERT ... RETURNING id."""
+        self.cursor.execute(statement.sql, statement.bind(values))
+        return int(self.cursor.fetchall()[0][0])
+
+
+_DRIVER_KEY = "claimwatch.store.driver"
+
+
+def _driver(session: Session) -> _Driver:
+    """The driver of the session's current connection (kept in the connection's ``info``, which lives as
+    long as the DBAPI connection: SQLAlchemy clears it when the connection is closed or invalidated)."""
+    connection = session.connection()
+    driver = connection.info.get(_DRIVER_KEY)
+    if driver is None:
+        dialect = connection.dialect
+        sql = _sql(f"{dialect.name}+{dialect.driver}", dialect)
+        driver = connection.info[_DRIVER_KEY] = _Driver(sql, connection.connection.cursor())
+    return cast(_Driver, driver)
+
+
 def _load_page(session: Session, site_id: int, url: str) -> PageRow | None:
-    row = session.execute(_sql().page_by_url, {"site_id": site_id, "url": url}).first()
+    driver = _driver(session)
+    row = driver.first(driver.sql.page_by_url, {"site_id": site_id, "url": url})
     if row is None:
         return None
     page = PageRow(*row)
-    page.saved = tuple(row)
+    page.saved = row
     return page
 
 
@@ -236,7 +338,8 @@ def _page(session: Session, site_id: int, url: str, seen_at: datetime) -> tuple[
         return page, False
     page = PageRow(0, site_id, url, first_seen=seen_at, last_seen=seen_at)
     values = {name: getattr(page, name) for name in _PAGE_COLUMNS[1:]}
-    page.id = int(session.execute(_sql().page_insert, values).scalar_one())
+    driver = _driver(session)
+    page.id = driver.insert_id(driver.sql.page_insert, values)
     page.saved = page.values()
     return page, True
 
@@ -412,14 +515,15 @@ def _store_page(
     store_body(session, sha, result.body)
     fetch.outcome = "new" if previous is None else "changed"
     fetch_id = fetch.insert(session)
-    snapshot_id = int(session.execute(_sql().snapshot_insert, {
+    driver = _driver(session)
+    snapshot_id = driver.insert_id(driver.sql.snapshot_insert, {
         "page_id": page.id, "fetch_id": fetch_id, "created_at": at, "fingerprint": content.fingerprint,
         "statements_hash": statements_hash(content.statements), "text_z": compress(content.text.encode("utf-8")),
         "extractor_version": content.extractor_version, "screenshot_sha256": None,
         "findings": [finding_dict(finding) for finding in content.findings],
-    }).scalar_one())
+    })
     if content.statements:
-        session.execute(insert_statements(), statement_rows(snapshot_id, content.statements))
+        driver.executemany(driver.sql.statement_insert, statement_rows(snapshot_id, content.statements))
 
     changes: list[StatementChange] = []
     if previous is not None:
