@@ -142,6 +142,12 @@ def _is_hidden(attrib: Any, names: str) -> bool:
     return bool(names) and _name_traits(names).hidden
 
 
+@lru_cache(maxsize=1024)
+def _with_context(context: frozenset[str], extra: tuple[str, ...]) -> frozenset[str]:
+    """``context`` plus ``extra`` (cached: a page's list items and cards add the same few hints)."""
+    return context.union(extra)
+
+
 def _walk(
     element: etree._Element,
     walker: _Walker,
@@ -159,33 +165,38 @@ def _walk(
                 buffer.append(child.tail)
             continue
         attrib = child.attrib
-        names = (attrib.get("class", "") + " " + attrib.get("id", "")).strip() if attrib else ""
-        if child_tag in _DROP_TAGS or (attrib and _is_hidden(attrib, names)):
-            if child.tail:
-                buffer.append(child.tail)
-            continue
-        if child_tag == "br":
-            buffer.append(_BR)
+        if attrib:
+            names = (attrib.get("class", "") + " " + attrib.get("id", "")).strip()
+            hidden = _is_hidden(attrib, names)
+        else:
+            names, hidden = "", False
+        if hidden or child_tag in _DROP_TAGS:
             if child.tail:
                 buffer.append(child.tail)
             continue
         if child_tag not in _BLOCK_TAGS:
-            if child.text:
-                buffer.append(child.text)
-            if len(child):
-                _walk(child, walker, tag, region, context, group, in_card)
+            if child_tag == "br":
+                buffer.append(_BR)
+            else:
+                if child.text:
+                    buffer.append(child.text)
+                if len(child):
+                    _walk(child, walker, tag, region, context, group, in_card)
             if child.tail:
                 buffer.append(child.tail)
             continue
         # a block element: close the text before it, walk it with its own context, close it
-        walker.flush(tag, region, context, group)
+        if buffer:
+            walker.flush(tag, region, context, group)
         child_region = _REGION_TAGS.get(child_tag, region)
-        role = attrib.get("role") if attrib else None
-        if role in _REGION_ROLES:
-            child_region = _REGION_ROLES[role]
+        if attrib:
+            role = attrib.get("role")
+            if role in _REGION_ROLES:
+                child_region = _REGION_ROLES[role]
         child_context = context
         child_group = group
         child_in_card = in_card
+        tag_context = _TAG_CONTEXT.get(child_tag)
         if names:
             traits = _name_traits(names)
             if region == "main":
@@ -193,11 +204,9 @@ def _walk(
                     child_region = "footer"
                 elif traits.sidebar:
                     child_region = "aside"
-            extra = list(traits.hints)
-            if child_tag in _TAG_CONTEXT:
-                extra.append(_TAG_CONTEXT[child_tag])
+            extra = traits.hints + (tag_context,) if tag_context else traits.hints
             if extra:
-                child_context = context | frozenset(extra)
+                child_context = _with_context(context, extra)
             # a class-named card (testimonial, review...) starts a group, innermost first; a bare
             # blockquote or figure starts one only outside such a card, so quote and author stay together
             if traits.card:
@@ -208,8 +217,8 @@ def _walk(
                 walker.groups += 1
                 child_group = walker.groups
         else:
-            if child_tag in _TAG_CONTEXT:
-                child_context = context | {_TAG_CONTEXT[child_tag]}
+            if tag_context:
+                child_context = _with_context(context, (tag_context,))
             if child_tag in _CARD_TAGS and not in_card:
                 walker.groups += 1
                 child_group = walker.groups
@@ -217,7 +226,8 @@ def _walk(
             buffer.append(child.text)
         if len(child):
             _walk(child, walker, child_tag, child_region, child_context, child_group, child_in_card)
-        walker.flush(child_tag, child_region, child_context, child_group)
+        if buffer:
+            walker.flush(child_tag, child_region, child_context, child_group)
         if child.tail:
             buffer.append(child.tail)
 
