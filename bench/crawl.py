@@ -186,7 +186,8 @@ def noop_crawl(url_file: Path, work: Path) -> Phase:
     spider = work / "noop_spider.py"
     spider.write_text(NOOP_SPIDER)
     command = [sys.executable, "-m", "scrapy", "runspider", str(spider), "-a", f"urls={url_file}",
-               "-s", f"LOG_FILE={work / 'noop.log'}", "-s", "TELNETCONSOLE_ENABLED=False"]
+               "-s", f"LOG_FILE={work / 'noop.log'}", "-s", "TELNETCONSOLE_ENABLED=False",
+               "-s", "REMOTE_CONTROL_ENABLED=False"]  # both consoles are off in claimwatch crawls too
     for setting in SAME_SETTINGS:
         command += ["-s", setting]
     rss = PeakRss()

@@ -34,7 +34,7 @@ from functools import lru_cache
 
 from monitor.statements import Block
 
-__all__ = ["strip_noise", "remove_noise", "content_fingerprint", "fingerprint_units"]
+__all__ = ["strip_noise", "remove_noise", "content_fingerprint", "fingerprint_units", "text_fingerprint"]
 
 # --- rules as data ---------------------------------------------------------------------------------------
 
@@ -241,7 +241,11 @@ def strip_noise(text: str) -> str:
 
 def fingerprint_units(blocks: Sequence[Block]) -> set[str]:
     """The set of folded, noise-free sentences of a page: what ``content_fingerprint`` hashes."""
-    lines = set(_fold_units(remove_noise("\n".join(block.text for block in blocks))).split("\n"))
+    return _units("\n".join(block.text for block in blocks))
+
+
+def _units(text: str) -> set[str]:
+    lines = set(_fold_units(remove_noise(text)).split("\n"))
     units = {" ".join(line.split()) for line in lines}
     units.discard("")
     return units
@@ -253,4 +257,9 @@ def content_fingerprint(blocks: Sequence[Block]) -> str:
     The same for renderings that differ only by noise, order or markup; different when a sentence changes
     (a sentence repeated on the page counts once).
     """
-    return hashlib.sha256("\n".join(sorted(fingerprint_units(blocks))).encode("utf-8")).hexdigest()
+    return text_fingerprint("\n".join(block.text for block in blocks))
+
+
+def text_fingerprint(text: str) -> str:
+    """``content_fingerprint`` of the blocks whose texts, joined by newlines, are ``text``."""
+    return hashlib.sha256("\n".join(sorted(_units(text))).encode("utf-8")).hexdigest()

@@ -6,7 +6,7 @@ A body byte-identical to the page's last fetch is not parsed at all.
 from __future__ import annotations
 
 from crawler.items import PageItem
-from monitor.noise import content_fingerprint
+from monitor.noise import text_fingerprint
 from monitor.normalize import html_to_blocks
 from monitor.store import PageContent
 
@@ -19,6 +19,6 @@ class NormalizePipeline:
             return item
         blocks = html_to_blocks(item.body, item.encoding)
         item.blocks = blocks
-        item.content = PageContent(text="\n".join(block.text for block in blocks),
-                                   fingerprint=content_fingerprint(blocks))
+        text = "\n".join(block.text for block in blocks)
+        item.content = PageContent(text=text, fingerprint=text_fingerprint(text))
         return item
