@@ -143,8 +143,7 @@ class PeakRss:
                                     # (Scrapy's start-up runs `uname`) shows its parent's pages for a moment
                                     if member in self.names:
                                         self.peaks_kb[member] = max(self.peaks_kb.get(member, 0), kb)
-                                    else:
-                                        self.names[member] = self._name(member)
+                                    self.names[member] = self._name(member)  # as exec'd by now
                     except OSError:
                         continue
                 time.sleep(0.05)

@@ -28,4 +28,5 @@ def test_wheel_carries_migrations_templates_and_demo_sites(tmp_path: Path) -> No
     assert {f"{share}/alembic.ini", f"{share}/alembic/env.py", f"{share}/alembic/script.py.mako"} <= names
     assert "monitor/demo_sites/watchlist.yaml" in names
     assert any(n.startswith("monitor/demo_sites/v2/calmleg/") for n in names)
-    assert {"crawler/settings.py", "pipelines/store.py", "monitor/cli/__init__.py"} <= names
+    assert {"crawler/settings.py", "crawler/__main__.py", "pipelines/store.py", "pipelines/pageworker.py",
+            "monitor/cli/__init__.py"} <= names
