@@ -72,6 +72,21 @@ def test_max_pages_limits_the_crawl(run_cli, sqlite_url, site_server) -> None:
     assert "products/p05.html" not in pages and len(pages) == 5
 
 
+def test_the_crawl_process_opens_no_console(run_cli, sqlite_url, site_server) -> None:
+    # Scrapy's telnet console and (since 2.19) its remote control run Python sent to a local port: a
+    # process that reads untrusted pages must not offer either
+    server = site_server(SHOP)
+    setup_site(run_cli, sqlite_url, "shop", f"{server.url}/products/", "--allow", "/products/",
+               "--max-pages", "3")
+    crawl(run_cli, sqlite_url)
+    [run] = runs(sqlite_url)
+    log = Path(run.log_path or "").read_text()
+    assert "Spider opened" in log, "the crawl log is not Scrapy's"
+    enabled = log.split("Enabled extensions:", 1)[1].split("]", 1)[0]
+    assert "RemoteControl" not in enabled and "TelnetConsole" not in enabled, enabled
+    assert "listening" not in log.lower(), [line for line in log.splitlines() if "listening" in line.lower()]
+
+
 def test_whole_host_without_allow_still_respects_robots(run_cli, sqlite_url, site_server) -> None:
     server = site_server(SHOP)
     setup_site(run_cli, sqlite_url, "shop", f"{server.url}/", "--max-pages", "200")
