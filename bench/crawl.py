@@ -4,7 +4,8 @@ Generates a 1,000-page seller site (~50 KB pages, bench/sitegen.py) served by mo
 separate process on 127.0.0.1, then for each serving mode (with ETag/Last-Modified validators; with per-request
 noise and no validators, as many shops do) measures:
 
-  (a) a raw Scrapy no-op spider fetching the same URL list,
+  (a) a raw Scrapy no-op spider fetching the same URL list (before (b) and again after (c): the mean of
+      the two, since a shared machine's speed drifts from one minute to the next),
   (b) `claimwatch crawl` with the full pipeline into a fresh SQLite database (discovering pages by links),
   (c) a second `claimwatch crawl` of the unchanged site,
 
@@ -249,6 +250,11 @@ def run_mode(site_root: Path, paths: list[str], validators: bool, work: Path) ->
         first = claimwatch_crawl("b: claimwatch crawl (first)", sessions, settings, db_path)
         second = claimwatch_crawl("c: claimwatch crawl (unchanged)", sessions, settings, db_path)
         engine.dispose()
+        # the raw crawl again after (b) and (c): the machine's speed drifts, so the baseline brackets them
+        after = noop_crawl(url_file, work)
+        raw = replace(raw, name="a: raw Scrapy no-op (mean of 2)", seconds=(raw.seconds + after.seconds) / 2,
+                      cpu_seconds=(raw.cpu_seconds + after.cpu_seconds) / 2,
+                      peak_rss_mb=max(raw.peak_rss_mb, after.peak_rss_mb))
         return [raw, first, second]
     finally:
         server.terminate()
