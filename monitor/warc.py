@@ -1,4 +1,4 @@
-"""WARC archives of every fetch (warcio), so an analyst can prove what a page said and when.
+"""WARC archives of every fetch, so an analyst can prove what a page said and when (read back with warcio).
 
 One ``WarcArchive`` per page worker writes gzip-per-record WARC/1.1 files under ``data_dir/warc/``,
 named ``<prefix>-<UTC stamp>-<serial>.warc.gz`` (the prefix is ``<site>-run<run>-w<worker pid>``, so the
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import os
 import re
 import uuid
@@ -46,8 +45,6 @@ from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
-from warcio.utils import Digester
-from warcio.warcwriter import GzippingWrapper, WARCWriter
 
 import monitor
 
@@ -59,29 +56,6 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 WARC_GZIP_LEVEL = 1  # on every fetch: warcio's level 9 costs ~4x the time for ~10% smaller records
-
-
-class _FastGzip(GzippingWrapper):
-    def __init__(self, out: Any) -> None:
-        self.compressor = zlib.compressobj(WARC_GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
-        self.out = out
-
-
-class _Sha256WarcWriter(WARCWriter):
-    """warcio's writer with SHA-256 block and payload digests instead of SHA-1, gzipped faster."""
-
-    @staticmethod
-    def _create_digester() -> Digester:
-        return Digester("sha256")
-
-    def _write_warc_record(self, out: Any, record: Any) -> Any:
-        if not getattr(self, "gzip", False):
-            return super()._write_warc_record(out, record)
-        self.gzip = False  # the base class would wrap `out` in its level-9 compressor
-        try:
-            return super()._write_warc_record(_FastGzip(out), record)
-        finally:
-            self.gzip = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,11 +180,6 @@ class WarcArchive:
                  tb: TracebackType | None) -> None:
         self.close()
 
-    @staticmethod
-    def _writer() -> tuple[_Sha256WarcWriter, io.BytesIO]:
-        buffer = io.BytesIO()
-        return _Sha256WarcWriter(buffer, gzip=True, warc_version="1.1"), buffer
-
     def _append(self, data: bytes) -> int:
         assert self._handle is not None
         offset = self._size
@@ -267,14 +236,13 @@ class WarcArchive:
 
     def write_error(self, url: str, error: str, fetched_at: datetime) -> WarcLocation:
         """A ``metadata`` record for a fetch that got no response (the audit trail has no holes)."""
-        writer, buffer = self._writer()
-        fields = f"fetch-error: {' '.join(error.split())}\r\nfetched-at: {warc_date(fetched_at)}\r\n".encode()
-        record = writer.create_warc_record(
-            url, "metadata", payload=io.BytesIO(fields), length=len(fields),
-            warc_content_type="application/warc-fields", warc_headers_dict={"WARC-Date": warc_date(fetched_at)},
-        )
-        writer.write_record(record)
-        return self._write(buffer.getvalue())
+        date = warc_date(fetched_at)
+        fields = f"fetch-error: {' '.join(error.split())}\r\nfetched-at: {date}\r\n".encode()
+        return self._write(_gzip_record(
+            [("WARC-Type", "metadata"), ("WARC-Record-ID", _record_id()), ("WARC-Target-URI", url),
+             ("WARC-Date", date)],
+            "application/warc-fields", (fields,),
+        ))
 
 
 _EMPTY_DIGEST = "sha256:" + base64.b32encode(hashlib.sha256(b"").digest()).decode("ascii")
@@ -286,7 +254,7 @@ def _record_id() -> str:
 
 def _gzip_record(warc_headers: Sequence[tuple[str, str]], content_type: str, block: Sequence[bytes]) -> bytes:
     """One WARC/1.1 record as its own gzip member: the headers given, then the block's SHA-256 digest,
-    type and length, then the block (its parts in order)."""
+    type and length, then the block (its parts in order). Every record claimwatch writes is made here."""
     digest = hashlib.sha256()
     for part in block:
         digest.update(part)
@@ -303,13 +271,15 @@ def _gzip_record(warc_headers: Sequence[tuple[str, str]], content_type: str, blo
 
 def warcinfo_record(filename: str, info: dict[str, str]) -> bytes:
     """A gzipped ``warcinfo`` record naming claimwatch as the software, plus ``info`` fields."""
-    fields = {"software": f"claimwatch/{claimwatch_version()} (warcio)", "format": "WARC File Format 1.1",
+    fields = {"software": f"claimwatch/{claimwatch_version()}", "format": "WARC File Format 1.1",
               "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
               **info}
-    buffer = io.BytesIO()
-    writer = _Sha256WarcWriter(buffer, gzip=True, warc_version="1.1")
-    writer.write_record(writer.create_warcinfo_record(filename, fields))
-    return buffer.getvalue()
+    body = "".join(f"{name}: {value}\r\n" for name, value in fields.items()).encode("utf-8")
+    return _gzip_record(
+        [("WARC-Type", "warcinfo"), ("WARC-Record-ID", _record_id()), ("WARC-Filename", filename),
+         ("WARC-Date", warc_date(datetime.now(UTC)))],
+        "application/warc-fields", (body,),
+    )
 
 
 def _reason(status: int) -> str:
