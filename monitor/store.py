@@ -12,7 +12,6 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Insert, Table, bindparam, select
@@ -137,7 +136,8 @@ def snapshot_statements(session: Session, snapshot_id: int) -> list[Statement]:
 def store_body(session: Session, sha256: str, body: bytes) -> None:
     """Keep the raw bytes once per SHA-256 (an unchanged page costs no new body).
 
-    Core statements, not the ORM: this runs for every new snapshot, and a body is never read back here.
+    Run on the DBAPI cursor (``_Driver``), not the ORM: this runs for every new snapshot, and a body is never
+    read back here.
     """
     driver = _driver(session)
     if driver.first(driver.sql.body_exists, {"sha256": sha256}) is None:
@@ -158,7 +158,7 @@ _PAGE_COLUMNS = ("id", "site_id", "url", "state", "moved_to", "first_seen", "las
 
 @dataclass(slots=True)
 class PageRow:
-    """A page row as plain values: read and written with Core statements (``store_page`` runs on every
+    """A page row as plain values: read and written on the DBAPI cursor (``store_page`` runs on every
     fetch, and the ORM's unit of work cost more than everything else an unchanged page needs)."""
 
     id: int
@@ -259,9 +259,19 @@ _STATEMENT_COLUMNS = ("snapshot_id", "position", "kind", "type", "text", "key", 
 _BODY_COLUMNS = ("sha256", "size", "compression", "data", "created_at")
 
 
-@cache
-def _sql(dialect_key: str, dialect: Dialect) -> _Sql:
-    del dialect_key  # the cache key: one compilation per database kind and driver
+# one compilation per database kind and driver ("sqlite+pysqlite"), filled on first use; keyed by name, not
+# by dialect object, since every engine has its own
+_COMPILED: dict[str, _Sql] = {}
+
+
+def _sql(dialect: Dialect) -> _Sql:
+    key = f"{dialect.name}+{dialect.driver}"
+    if key not in _COMPILED:
+        _COMPILED[key] = _compile(dialect)
+    return _COMPILED[key]
+
+
+def _compile(dialect: Dialect) -> _Sql:
     pages, bodies = _page_table(), cast(Table, Body.__table__)
     fetches, snapshots = cast(Table, Fetch.__table__), cast(Table, Snapshot.__table__)
     mutable = _PAGE_COLUMNS[3:]  # everything but id, site and URL
@@ -317,8 +327,7 @@ def _driver(session: Session) -> _Driver:
     driver = connection.info.get(_DRIVER_KEY)
     if driver is None:
         dialect = connection.dialect
-        sql = _sql(f"{dialect.name}+{dialect.driver}", dialect)
-        driver = connection.info[_DRIVER_KEY] = _Driver(sql, connection.connection.cursor())
+        driver = connection.info[_DRIVER_KEY] = _Driver(_sql(dialect), connection.connection.cursor())
     return cast(_Driver, driver)
 
 
