@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -87,6 +88,9 @@ class Phase:
     cpu_seconds: float = 0.0  # user + system time of the crawl and its page workers
     processes: int = 1
     rss_breakdown: str = ""
+    cpu_breakdown: str = ""
+    server_cpu: float = 0.0  # user + system time the local site server spent answering this phase
+
 
     @property
     def rate(self) -> float:
@@ -104,6 +108,7 @@ class PeakRss:
     def __init__(self) -> None:
         self.peaks_kb: dict[int, int] = {}
         self.names: dict[int, str] = {}
+        self.cpu: dict[int, float] = {}  # each process's CPU seconds at its last sample
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -147,6 +152,8 @@ class PeakRss:
                                     self.names[member] = self._name(member)  # as exec'd by now
                     except OSError:
                         continue
+                    if member in self.peaks_kb:
+                        self.cpu[member] = max(self.cpu.get(member, 0.0), process_cpu(member))
                 time.sleep(0.05)
 
         self._thread = threading.Thread(target=sample, daemon=True)
@@ -165,11 +172,24 @@ class PeakRss:
     def breakdown(self) -> str:
         return " + ".join(f"{kb / 1024:.0f} {self.names[pid]}" for pid, kb in self.peaks_kb.items())
 
+    def cpu_breakdown(self) -> str:
+        """CPU seconds by process, as last sampled (a process's final 50 ms may be missing)."""
+        return " + ".join(f"{self.cpu.get(pid, 0.0):.1f} {self.names[pid]}" for pid in self.peaks_kb)
+
 
 def db_size(path: Path) -> int:
     with sqlite3.connect(path) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return path.stat().st_size
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds a running process has used so far (from /proc; 0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_server(site_root: Path, validators: bool) -> tuple[subprocess.Popen[str], str]:
@@ -219,7 +239,7 @@ def claimwatch_crawl(name: str, sessions, settings, db_path: Path) -> Phase:  # 
         raise SystemExit(f"crawl failed: {summary.line()}")
     peak = rss.stop()
     return Phase(name, summary.pages, seconds, peak, db_size(db_path) - before, cpu, rss.processes,
-                 rss.breakdown())
+                 rss.breakdown(), rss.cpu_breakdown())
 
 
 def median_phase(runs: list[Phase]) -> Phase:
@@ -229,6 +249,7 @@ def median_phase(runs: list[Phase]) -> Phase:
     typical = sorted(runs, key=lambda phase: phase.seconds)[len(runs) // 2]
     return replace(typical, seconds=statistics.median(phase.seconds for phase in runs),
                    cpu_seconds=statistics.median(phase.cpu_seconds for phase in runs),
+                   server_cpu=statistics.median(phase.server_cpu for phase in runs),
                    peak_rss_mb=statistics.median(phase.peak_rss_mb for phase in runs),
                    db_bytes=int(statistics.median(phase.db_bytes for phase in runs)))
 
@@ -238,7 +259,12 @@ def run_mode(site_root: Path, paths: list[str], validators: bool, work: Path) ->
     try:
         url_file = work / "urls.txt"
         url_file.write_text("".join(f"{url}{path}\n" for path in paths))
-        raw = noop_crawl(url_file, work)
+        def served(run: Callable[[], Phase]) -> Phase:
+            before = process_cpu(server.pid)
+            phase = run()
+            return replace(phase, server_cpu=process_cpu(server.pid) - before)
+
+        raw = served(lambda: noop_crawl(url_file, work))
         db_path = work / f"bench-{'validators' if validators else 'noisy'}.db"
         db_path.unlink(missing_ok=True)
         settings = replace(load_settings(), db_url=f"sqlite:///{db_path}", data_dir=work / "data")
@@ -247,13 +273,14 @@ def run_mode(site_root: Path, paths: list[str], validators: bool, work: Path) ->
         sessions = make_session_factory(engine)
         with sessions.begin() as session:
             upsert_sites(session, [SiteSpec("bench", (f"{url}/shop/",), ("/shop/",), max_pages=len(paths) + 10)])
-        first = claimwatch_crawl("b: claimwatch crawl (first)", sessions, settings, db_path)
-        second = claimwatch_crawl("c: claimwatch crawl (unchanged)", sessions, settings, db_path)
+        first = served(lambda: claimwatch_crawl("b: claimwatch crawl (first)", sessions, settings, db_path))
+        second = served(lambda: claimwatch_crawl("c: claimwatch crawl (unchanged)", sessions, settings, db_path))
         engine.dispose()
         # the raw crawl again after (b) and (c): the machine's speed drifts, so the baseline brackets them
-        after = noop_crawl(url_file, work)
+        after = served(lambda: noop_crawl(url_file, work))
         raw = replace(raw, name="a: raw Scrapy no-op (mean of 2)", seconds=(raw.seconds + after.seconds) / 2,
                       cpu_seconds=(raw.cpu_seconds + after.cpu_seconds) / 2,
+                      server_cpu=(raw.server_cpu + after.server_cpu) / 2,
                       peak_rss_mb=max(raw.peak_rss_mb, after.peak_rss_mb))
         return [raw, first, second]
     finally:
@@ -290,7 +317,8 @@ def main() -> int:
                     print(f"  {name} of each run: " + " ".join(f"{ratio:.2f}" for ratio in ratios))
             for phase in phases:
                 line = f"  {phase.name:<34} {phase.pages:>5} pages {phase.seconds:7.2f} s {phase.rate:7.1f} pages/s"
-                line += f"  CPU {phase.cpu_seconds:5.2f} s  peak RSS {phase.peak_rss_mb:6.1f} MB"
+                line += f"  CPU {phase.cpu_seconds:5.2f} s (server {phase.server_cpu:4.2f} s)"
+                line += f"  peak RSS {phase.peak_rss_mb:6.1f} MB"
                 if phase.processes > 1:
                     line += f" ({phase.rss_breakdown})"
                 if phase.db_bytes or phase is not raw:

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: SQLite's busy timeout alone orders the writers
+    fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
@@ -39,6 +47,55 @@ def make_engine(db_url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+class WriteLock:
+    """Serialises claimwatch's writers to one SQLite file across processes, waking a waiter the moment the
+    holder is done.
+
+    SQLite lets one writer in at a time and makes the others poll: its busy handler sleeps 1, 2, 5, 10...
+    ms between tries, so two page workers storing at once lose a millisecond or more per page to sleeping
+    while the lock is long free. An ``flock`` on a file beside the database (``<db>.writelock``) is
+    granted by the kernel as soon as it is released. Writers that do not take it (the ``sqlite3`` shell,
+    another program) still meet SQLite's own lock and busy timeout: this lock only orders claimwatch's.
+    For PostgreSQL, an in-memory database, or a folder where the lock file cannot be made, it does nothing.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    @classmethod
+    def for_engine(cls, engine: Engine) -> WriteLock:
+        url = engine.url
+        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+            return cls(None)
+        return cls(Path(url.database + ".writelock"))
+
+    def _open(self) -> int | None:
+        if self._fd is None and self.path is not None:
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError:
+                self.path = None  # read-only folder: rely on SQLite's busy timeout alone
+        return self._fd
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        fd = self._open()
+        if fd is None or fcntl is None:
+            yield
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.items import PageItem
-from monitor.db import make_engine, make_session_factory
+from monitor.db import WriteLock, make_engine, make_session_factory
 from monitor.store import FetchResult, StoreRules, store_page
 
 
@@ -21,9 +21,12 @@ class StorePipeline:
         self.site_id = site_id
         self.report_new_pages = report_new_pages
         self.sessions: sessionmaker[Session] | None = None
+        self.lock = WriteLock(None)
 
     def open(self) -> None:
-        self.sessions = make_session_factory(make_engine(self.db_url))
+        engine = make_engine(self.db_url)
+        self.sessions = make_session_factory(engine)
+        self.lock = WriteLock.for_engine(engine)
 
     def close(self) -> None:
         if self.sessions is not None:
@@ -31,6 +34,7 @@ class StorePipeline:
             if bind is not None:
                 bind.dispose()
             self.sessions = None
+        self.lock.close()
 
     def process_item(self, item: PageItem) -> PageItem:
         assert self.sessions is not None, "StorePipeline not opened"
@@ -47,7 +51,7 @@ class StorePipeline:
         # later transaction fails on the unique (site, url) key and, run again, finds the row the other made.
         for attempt in (1, 2):
             try:
-                with self.sessions.begin() as session:
+                with self.lock.held(), self.sessions.begin() as session:
                     outcome = store_page(session, result, item.content, self.rules,
                                          report_new_pages=self.report_new_pages)
                 break
