@@ -6,14 +6,19 @@ writes each pickled item to a worker's pipe (non-blocking, buffered when the pip
 answers when the worker's result pipe is readable (``loop.add_reader``); each worker gets the next item
 as soon as it answered, at most ``depth`` items at a time, so the least busy worker gets the next page.
 
-Workers are plain ``python -m pipelines.pageworker`` processes holding two pipes (no multiprocessing: no
-resource-tracker process, nothing of the parent but its ``sys.path``). ``prestart`` starts them before the
-crawl process loads Scrapy, so their imports run while Scrapy's do; ``PagePool.start`` adopts them (or
+The workers come from one ``python -m pipelines.pageworker`` process holding a pair of pipes per worker
+(no multiprocessing: no resource-tracker process, nothing of the parent but its ``sys.path``): it runs the
+preload once, then forks the other workers, which share its loaded modules and compiled rules instead of
+each importing and compiling them again (~0.5 s of CPU a worker). On Linux this process makes itself the
+forked workers' "subreaper" (``prctl``), so they are its children like the first one and it reads their
+exit status; elsewhere each worker is a process of its own. ``prestart`` starts them before the crawl
+process loads Scrapy, so the preload runs while Scrapy's imports do; ``PagePool.start`` adopts them (or
 starts its own) and sends each its job, ``(target, args)``.
 
-Frames on both pipes: an 8-byte big-endian length, then a pickle. A worker that dies closes its result
-pipe: every item it held fails with ``WorkerDied``. ``close()`` closes the item pipes; each worker finishes
-what it holds, closes its chain (WARC files, database engine) and exits.
+Frames on both pipes: an 8-byte big-endian length, then a pickle; the first frame from each worker is its
+hello, naming its process id. A worker that dies closes its result pipe: every item it held fails with
+``WorkerDied``. ``close()`` closes the item pipes; each worker finishes what it holds, closes its chain (WARC
+files, database engine) and exits.
 """
 
 from __future__ import annotations
@@ -24,13 +29,16 @@ import contextlib
 import fcntl
 import os
 import pickle
+import signal
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.pageworker import HEADER as _HEADER
+from pipelines.pageworker import HELLO as _HELLO
 
 _PIPE_BYTES = 1024 * 1024  # room for several pages in each pipe (Linux: F_SETPIPE_SZ, up to pipe-max-size)
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
@@ -72,9 +80,73 @@ class WorkerProcess:
             self.popen.kill()
 
 
+class ForkedProcess:
+    """A worker forked by the first one and adopted by this process (its subreaper): waited for by pid."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._exitcode: int | None = None
+        self._gone = False
+
+    @property
+    def exitcode(self) -> int | None:
+        """None while it runs; its exit status, or minus the signal that killed it."""
+        if self._exitcode is None and not self._gone:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # not ours to wait for after all: alive while it can be signalled
+                self._gone = not _exists(self.pid)
+                return None
+            if pid == self.pid:
+                self._exitcode = os.waitstatus_to_exitcode(status)
+        return self._exitcode
+
+    def is_alive(self) -> bool:
+        return self.exitcode is None and not self._gone
+
+    def join(self, timeout: float | None = None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.is_alive() and (deadline is None or time.monotonic() < deadline):
+            time.sleep(0.005)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_PR_SET_CHILD_SUBREAPER = 36
+_subreaper: list[bool] = []  # whether this process is the subreaper of its descendants (asked once)
+
+
+def _become_subreaper() -> bool:
+    """Make this process the parent of orphaned descendants (Linux ``prctl``); False where it cannot."""
+    if not _subreaper:
+        made = False
+        if sys.platform.startswith("linux"):
+            import ctypes
+
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                made = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+            except (OSError, AttributeError):
+                made = False
+        _subreaper.append(made)
+    return _subreaper[0]
+
+
 @dataclass(eq=False)
 class _Worker:
-    process: WorkerProcess
+    process: WorkerProcess | ForkedProcess  # the first worker's process until this one's hello names it
     items_fd: int  # we write items to it
     results_fd: int  # and read answers from this one
     preload: str | None = None
@@ -83,32 +155,94 @@ class _Worker:
     incoming: bytearray = field(default_factory=bytearray)
     writing: bool = False
     alive: bool = True
+    greeted: bool = False  # its hello (the first frame, naming its process) has been read
 
 
-def _spawn(preload: str | None) -> _Worker:
-    items_reader, items_writer = os.pipe()  # both non-inheritable: only pass_fds reach the child
-    results_reader, results_writer = os.pipe()
-    _grow_pipe(items_writer)
-    _grow_pipe(results_writer)
-    command = [sys.executable, "-m", "pipelines.pageworker", str(items_reader), str(results_writer)]
-    if preload:
-        command.append(preload)
-    # the worker imports what this process can (its sys.path: a test's folder, an uninstalled checkout)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+def _spawn(count: int, preload: str | None) -> list[_Worker]:
+    """Start ``count`` workers: one process that preloads and forks the others, or (where this process
+    cannot adopt forked workers) a process for each."""
+    if count > 1 and not _become_subreaper():
+        return [worker for _ in range(count) for worker in _spawn(1, preload)]
+    pairs: list[tuple[int, int, int, int]] = []  # items reader/writer, results reader/writer
     try:
-        popen = subprocess.Popen(command, pass_fds=(items_reader, results_writer), stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.DEVNULL, env=env)
+        for _ in range(count):
+            items_reader, items_writer = os.pipe()  # non-inheritable: only pass_fds reach the child
+            results_reader, results_writer = os.pipe()
+            pairs.append((items_reader, items_writer, results_reader, results_writer))
+            _grow_pipe(items_writer)
+            _grow_pipe(results_writer)
+        command = [sys.executable, "-m", "pipelines.pageworker"]
+        if preload:
+            command += ["--preload", preload]
+        command += [f"{items_reader}:{results_writer}" for items_reader, _, _, results_writer in pairs]
+        # the workers import what this process can (its sys.path: a test's folder, an uninstalled checkout)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+        popen = subprocess.Popen(command, pass_fds=[fd for pair in pairs for fd in (pair[0], pair[3])],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env)
     except BaseException:
-        for fd in (items_reader, items_writer, results_reader, results_writer):
-            os.close(fd)
+        for pair in pairs:
+            for fd in pair:
+                os.close(fd)
         raise
-    os.close(items_reader)
-    os.close(results_writer)
-    return _Worker(WorkerProcess(popen), items_writer, results_reader, preload)
+    process = WorkerProcess(popen)
+    for items_reader, _, _, results_writer in pairs:
+        os.close(items_reader)
+        os.close(results_writer)
+    return [_Worker(process, items_writer, results_reader, preload)
+            for _, items_writer, results_reader, _ in pairs]
+
+
+def _frames(worker: _Worker) -> Iterator[bytes]:
+    """The complete frames read so far from a worker, taken out of its buffer."""
+    while len(worker.incoming) >= _HEADER.size:
+        (length,) = _HEADER.unpack_from(worker.incoming)
+        if len(worker.incoming) < _HEADER.size + length:
+            return
+        payload = bytes(worker.incoming[_HEADER.size:_HEADER.size + length])
+        del worker.incoming[:_HEADER.size + length]
+        yield payload
+
+
+def _greet(worker: _Worker, payload: bytes) -> None:
+    kind, pid = pickle.loads(payload)
+    assert kind == _HELLO, f"a page worker's first frame was {kind!r}"
+    worker.greeted = True
+    if pid != worker.process.pid:
+        worker.process = ForkedProcess(pid)
+
+
+def _await_hello(worker: _Worker, timeout: float = 60.0) -> None:
+    """Read a worker's hello now (it names the process to wait for); nothing when its pipe closed first."""
+    deadline = time.monotonic() + timeout
+    while not worker.greeted and time.monotonic() < deadline:
+        for payload in _frames(worker):
+            _greet(worker, payload)
+            return
+        ready = _wait_readable(worker.results_fd, deadline - time.monotonic())
+        if not ready:
+            return
+        try:
+            data = os.read(worker.results_fd, 65536)
+        except BlockingIOError:
+            continue
+        except OSError:
+            return
+        if not data:
+            return
+        worker.incoming += data
+
+
+def _wait_readable(fd: int, timeout: float) -> bool:
+    import select
+
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    return bool(poller.poll(max(timeout, 0) * 1000))
 
 
 def _release(worker: _Worker) -> None:
     """Close a worker that never got a job: it sees end-of-file and exits."""
+    _await_hello(worker)
     os.close(worker.items_fd)
     worker.process.join(10.0)
     if worker.process.is_alive():
@@ -123,7 +257,7 @@ _prestarted: list[_Worker] = []
 
 def prestart(workers: int, preload: str | None = None) -> None:
     """Start ``workers`` page workers now, running ``preload`` while their process waits for its pool."""
-    _prestarted.extend(_spawn(preload) for _ in range(workers))
+    _prestarted.extend(_spawn(workers, preload))
 
 
 def release_prestarted() -> None:
@@ -152,7 +286,8 @@ class PagePool:
         adopted = [worker for worker in _prestarted if worker.preload == self.preload][: self.size]
         for worker in adopted:
             _prestarted.remove(worker)
-        self.workers = adopted + [_spawn(self.preload) for _ in range(self.size - len(adopted))]
+        missing = self.size - len(adopted)
+        self.workers = adopted + (_spawn(missing, self.preload) if missing > 0 else [])
         job = pickle.dumps((self.target, self.args), protocol=pickle.HIGHEST_PROTOCOL)
         for worker in self.workers:
             os.set_blocking(worker.items_fd, False)
@@ -224,12 +359,10 @@ class PagePool:
             self._died(worker, f"a page worker died (pid {worker.process.pid}, exit code {code})")
             return
         worker.incoming += data
-        while len(worker.incoming) >= _HEADER.size:
-            (length,) = _HEADER.unpack_from(worker.incoming)
-            if len(worker.incoming) < _HEADER.size + length:
-                break
-            payload = bytes(worker.incoming[_HEADER.size:_HEADER.size + length])
-            del worker.incoming[:_HEADER.size + length]
+        for payload in _frames(worker):
+            if not worker.greeted:
+                _greet(worker, payload)
+                continue
             ok, value = pickle.loads(payload)
             future = worker.pending.popleft()
             if not future.done():
@@ -273,6 +406,9 @@ class PagePool:
                     os.write(worker.items_fd, bytes(worker.outgoing))
             os.close(worker.items_fd)
         for worker in self.workers:
+            if not worker.greeted:
+                os.set_blocking(worker.results_fd, True)
+                _await_hello(worker, timeout)
             worker.process.join(timeout)
             if worker.process.is_alive():
                 worker.process.kill()

@@ -1,10 +1,17 @@
-"""A page worker process: ``python -m pipelines.pageworker ITEMS_FD RESULTS_FD [PRELOAD]``.
+"""Page worker processes: ``python -m pipelines.pageworker [--preload MODULE:FUNCTION] ITEMS:RESULTS...``.
 
-Started by ``pipelines.pagepool`` with two pipe descriptors and nothing else of its parent (no reactor,
-no threads, no Scrapy). It first runs ``PRELOAD`` (``module:function``, e.g. ``pipelines.chain:preload``:
-the imports and compiled rules a page needs), so that work is done while the crawl process is still
-starting, then waits for its job: the first frame on ``ITEMS_FD`` is ``(target, args)``, and the worker
-runs ``target(*args, receive, answer)``, which reads every further item until end-of-file. A pipe closed
+Started by ``pipelines.pagepool`` with one pair of pipe descriptors per worker and nothing else of its
+parent (no reactor, no threads, no Scrapy). The process first runs the preload (e.g.
+``pipelines.chain:preload``: the imports and compiled rules a page needs), so that work is done while the
+crawl process is still starting and is done once, however many workers there are: the process then forks
+one worker for every further pair and serves the first pair itself. Each forked worker is detached (a
+fork of a fork that exits at once), so on Linux, where the crawl process makes itself their "subreaper",
+it becomes the crawl process's own child, which can wait for it and read its exit status.
+
+The first frame on each results pipe is the hello, ``("worker", pid)``, written by the preloading
+process once the worker it names exists (and, for a forked one, has the crawl process as its parent).
+Then each worker waits for its job: the first frame on its items pipe is ``(target, args)``, and it runs
+``target(*args, receive, answer)``, which reads every further item until end-of-file. A pipe closed
 before any job (the crawl needed no workers after all) ends the worker quietly.
 
 Frames on both pipes: an 8-byte big-endian length, then a pickle (see ``pipelines.pagepool``).
@@ -12,14 +19,17 @@ Frames on both pipes: an 8-byte big-endian length, then a pickle (see ``pipeline
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import pickle
 import struct
 import sys
+import traceback
 from typing import Any
 
 HEADER = struct.Struct("!Q")
+HELLO = "worker"
 
 
 def read_exactly(fd: int, size: int) -> bytes | None:
@@ -40,11 +50,13 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def run(items_fd: int, results_fd: int, preload: str | None = None) -> None:
-    """A worker's life: preload, wait for the job, run it until the items pipe closes."""
-    if preload:
-        module, _, function = preload.partition(":")
-        getattr(importlib.import_module(module), function)()
+def frame(value: Any) -> bytes:
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return HEADER.pack(len(payload)) + payload
+
+
+def serve(items_fd: int, results_fd: int) -> None:
+    """One worker's life once it exists: wait for the job, run it until the items pipe closes."""
 
     def receive() -> Any | None:
         header = read_exactly(items_fd, HEADER.size)
@@ -54,8 +66,7 @@ def run(items_fd: int, results_fd: int, preload: str | None = None) -> None:
         return None if payload is None else pickle.loads(payload)
 
     def answer(ok: bool, value: Any) -> None:
-        frame = pickle.dumps((ok, value), protocol=pickle.HIGHEST_PROTOCOL)
-        write_all(results_fd, HEADER.pack(len(frame)) + frame)
+        write_all(results_fd, frame((ok, value)))
 
     job = receive()
     if job is None:
@@ -64,12 +75,94 @@ def run(items_fd: int, results_fd: int, preload: str | None = None) -> None:
     target(*args, receive, answer)
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) not in (2, 3):
-        print("usage: python -m pipelines.pageworker ITEMS_FD RESULTS_FD [module:preload]", file=sys.stderr)
-        return 2
-    run(int(argv[0]), int(argv[1]), argv[2] if len(argv) == 3 else None)
+def _fork_detached() -> tuple[int, int]:
+    """Fork a worker whose parent is not this process (a fork of a fork that exits at once).
+
+    Returns ``(0, go_fd)`` in the worker, which must wait for end-of-file on ``go_fd`` before it serves,
+    and ``(pid, go_fd)`` here, which closes ``go_fd`` once the worker's hello is written: by then the
+    intermediate process has been reaped, so the worker has its new parent.
+    """
+    pid_reader, pid_writer = os.pipe()
+    go_reader, go_writer = os.pipe()
+    middle = os.fork()
+    if middle == 0:  # the intermediate process: fork the worker, tell its pid, exit
+        worker = -1
+        try:
+            os.close(pid_reader)
+            os.close(go_writer)
+            worker = os.fork()
+            if worker == 0:
+                os.close(pid_writer)
+                return 0, go_reader
+            write_all(pid_writer, worker.to_bytes(8, "big"))
+        finally:
+            if worker != 0:
+                os._exit(0)
+    os.close(pid_writer)
+    os.close(go_reader)
+    data = read_exactly(pid_reader, 8)
+    os.close(pid_reader)
+    os.waitpid(middle, 0)
+    if data is None:
+        os.close(go_writer)
+        raise OSError("could not fork a page worker")
+    return int.from_bytes(data, "big"), go_writer
+
+
+def run(pairs: list[tuple[int, int]], preload: str | None = None) -> int:
+    """Preload, fork a worker for every pair after the first, serve the first; returns an exit status."""
+    if preload:
+        module, _, function = preload.partition(":")
+        getattr(importlib.import_module(module), function)()
+    mine = pairs[0]
+    for index, pair in enumerate(pairs[1:], start=1):
+        pid, go_fd = _fork_detached()
+        if pid == 0:  # in the forked worker: only its own pipes stay open (earlier ones are closed)
+            for other in (mine, *pairs[index + 1:]):
+                for fd in other:
+                    os.close(fd)
+            read_exactly(go_fd, 1)  # end-of-file: the hello naming this process has been written
+            os.close(go_fd)
+            os._exit(_serve_forked(*pair))
+        write_all(pair[1], frame((HELLO, pid)))
+        os.close(go_fd)
+        for fd in pair:
+            os.close(fd)
+    write_all(mine[1], frame((HELLO, os.getpid())))
+    serve(*mine)
     return 0
+
+
+def _serve_forked(items_fd: int, results_fd: int) -> int:
+    """``serve`` in a forked worker, which ends with ``os._exit``: the exit status it would have had."""
+    status = 0
+    try:
+        serve(items_fd, results_fd)
+    except SystemExit as exc:
+        status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001 - reported like an uncaught exception, then exit 1
+        traceback.print_exc()
+        status = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+    return status
+
+
+def main(argv: list[str]) -> int:
+    usage = "usage: python -m pipelines.pageworker [--preload MODULE:FUNCTION] ITEMS_FD:RESULTS_FD..."
+    preload: str | None = None
+    if len(argv) >= 2 and argv[0] == "--preload":
+        preload, argv = argv[1], argv[2:]
+    try:
+        pairs = [(int(items), int(results)) for items, results in (pair.split(":") for pair in argv)]
+    except ValueError:
+        pairs = []
+    if not pairs:
+        print(usage, file=sys.stderr)
+        return 2
+    return run(pairs, preload)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,11 @@
 
 Scrapy's reactor is one thread: run in it, a page's archiving, parsing, extraction and database work
 (~5 ms) would stop the downloads for as long, and one core would do everything. Instead the Scrapy
-process only fetches, and ``CLAIMWATCH_CRAWL_WORKERS`` processes (default 2; fresh interpreters that
-inherit neither the reactor nor its threads, started by ``python -m crawler`` before it loads Scrapy, so
-their imports overlap Scrapy's; fed by ``pipelines.pagepool`` from the event loop, without helper threads)
-each take the next page as they free up. The item's
+process only fetches, and ``CLAIMWATCH_CRAWL_WORKERS`` processes (default 2; a fresh interpreter that
+inherits neither the reactor nor its threads, started by ``python -m crawler`` before it loads Scrapy so
+that its imports overlap Scrapy's, and forks of it made once it has loaded the chain; fed by
+``pipelines.pagepool`` from the event loop, without helper threads) each take the next page as they free
+up. The item's
 ``process_item`` waits for its page to be stored, so Scrapy's own limits (responses in progress) keep the
 queue short, a page counts as done only once it is in the database, and the spider closes only when
 every page is stored. With ``CLAIMWATCH_CRAWL_WORKERS=0`` the chain runs in this process.

@@ -29,6 +29,7 @@ def preload() -> None:
 
 
 def preloaded(receive: Callable[[], Any], answer: Callable[[bool, Any], None]) -> None:
-    """Answer each item with (its pid, what ``preload`` recorded in it before the job arrived)."""
+    """Answer each item with (its pid, what ``preload`` recorded before the job arrived, its parent's pid,
+    the item)."""
     while (item := receive()) is not None:
-        answer(True, (os.getpid(), PRELOADED, item))
+        answer(True, (os.getpid(), PRELOADED, os.getppid(), item))

@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pool_targets import echo, preloaded  # noqa: E402
 
-from pipelines.pagepool import PagePool, WorkerDied, prestart, release_prestarted  # noqa: E402
+from pipelines.pagepool import ForkedProcess, PagePool, WorkerDied, prestart, release_prestarted  # noqa: E402
 
 
 def run(coroutine):  # type: ignore[no-untyped-def]
@@ -102,12 +102,12 @@ def test_items_of_any_size_round_trip(size: int) -> None:
     assert (length, head, tail) == (size, payload[:8], payload[-8:])
 
 
-def test_prestarted_workers_preload_then_take_the_pools_job() -> None:
+def test_prestarted_workers_preload_once_then_take_the_pools_job() -> None:
     # what `python -m crawler` does before loading Scrapy: the crawl's pool adopts these processes
     prestart(2, "pool_targets:preload")
     from pipelines import pagepool
 
-    early = [worker.process.pid for worker in pagepool._prestarted]
+    first = pagepool._prestarted[0].process.pid
 
     async def main() -> list:
         pool = PagePool(2, preloaded, (), preload="pool_targets:preload")
@@ -118,19 +118,57 @@ def test_prestarted_workers_preload_then_take_the_pools_job() -> None:
             pool.close()
 
     answers = run(main())
-    assert sorted({pid for pid, _, _ in answers}) == sorted(early), "the pool started workers of its own"
-    assert all(recorded == pid for pid, recorded, _ in answers), "the preload did not run in the worker"
-    assert [item for _, _, item in answers] == list(range(20))
+    pids = {pid for pid, _, _, _ in answers}
+    assert len(pids) == 2 and first in pids, "the pool started workers of its own"
+    # the preload ran once, in the first worker, and the second was forked from it afterwards
+    assert {recorded for _, recorded, _, _ in answers} == {first}, "the preload did not run before the fork"
+    # and both are this process's children, which it waits for
+    assert {parent for _, _, parent, _ in answers} == {os.getpid()}
+    assert [item for _, _, _, item in answers] == list(range(20))
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked workers are adopted on Linux")
+def test_every_worker_is_reaped_with_its_exit_status_forked_ones_too() -> None:
+    async def main() -> list:
+        pool = PagePool(2, echo, ("t",))
+        pool.start(asyncio.get_running_loop())
+        try:
+            await asyncio.gather(*(pool.submit(n) for n in range(4)))
+            processes = [worker.process for worker in pool.workers]
+            # one "die" for each worker: the least busy one takes the next item
+            await asyncio.gather(pool.submit("die"), pool.submit("die"), return_exceptions=True)
+        finally:
+            pool.close()
+        return processes
+
+    processes = run(main())
+    assert len({process.pid for process in processes}) == 2
+    assert any(isinstance(process, ForkedProcess) for process in processes)
+    assert [process.exitcode for process in processes] == [3, 3]
+    for process in processes:  # reaped: no zombie left behind
+        assert not Path(f"/proc/{process.pid}").exists(), f"worker {process.pid} was not waited for"
+
+
+def children() -> set[int]:
+    """This process's child processes, zombies included (every thread's list: /proc)."""
+    found: set[int] = set()
+    for task in Path("/proc/self/task").iterdir():
+        found.update(int(pid) for pid in (task / "children").read_text().split())
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc")
 def test_prestarted_workers_no_pool_takes_exit_when_released() -> None:
+    before = children()
     prestart(2, "pool_targets:preload")
     from pipelines import pagepool
 
-    processes = [worker.process for worker in pagepool._prestarted]
+    workers = list(pagepool._prestarted)
     release_prestarted()
     assert not pagepool._prestarted
-    assert all(process.exitcode == 0 for process in processes)
+    assert all(worker.process.exitcode == 0 for worker in workers)
+    assert len({worker.process.pid for worker in workers}) == 2
+    assert children() <= before, "a released worker was left running or unreaped"
 
 
 def test_a_pool_with_another_preload_starts_its_own_workers() -> None:
@@ -146,7 +184,7 @@ def test_a_pool_with_another_preload_starts_its_own_workers() -> None:
             finally:
                 pool.close()
 
-        [(pid, recorded, _item)] = run(main())
+        [(pid, recorded, _parent, _item)] = run(main())
         assert recorded is None and len(pagepool._prestarted) == 1
         assert pid != pagepool._prestarted[0].process.pid
     finally:
