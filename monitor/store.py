@@ -9,6 +9,7 @@ the previous snapshot into ``change`` rows, and records page events. Outages nev
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -194,17 +195,23 @@ def _page_table() -> Table:
     return cast(Table, Page.__table__)
 
 
+_MEMO_SIZE = 4096  # encodings remembered per column; a statement's attributes and matched phrases recur
+
+
 class _Prepared:
     """A Core statement compiled once for one dialect, run straight on the DBAPI cursor.
 
     ``bind`` turns a dict of values into the driver's parameters (a tuple in the order of the SQL's
     placeholders, or a dict for named styles), through each value's SQLAlchemy bind processor (SQLite's
     datetime text, JSON...); ``row`` does the same with the result processors of a SELECT's columns.
+    The processed values of the ``memo`` columns (JSON lists and dicts that recur from page to page, such
+    as every statement's attributes) are remembered, up to ``_MEMO_SIZE`` each.
     """
 
-    __slots__ = ("sql", "names", "positional", "processors", "results")
+    __slots__ = ("sql", "names", "positional", "processors", "results", "_get", "_steps")
 
-    def __init__(self, statement: ClauseElement, dialect: Dialect, keys: Sequence[str] | None = None) -> None:
+    def __init__(self, statement: ClauseElement, dialect: Dialect, keys: Sequence[str] | None = None,
+                 memo: Sequence[str] = ()) -> None:
         compiled = cast(SQLCompiler, statement.compile(
             dialect=dialect, column_keys=list(keys) if keys is not None else None))
         self.sql: str = compiled.string
@@ -216,12 +223,26 @@ class _Prepared:
             (name, processor) for name in self.names
             if (processor := binds[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
         )
+        # positional: the values in placeholder order in one C call, then (index, processor, memo) steps
+        self._get = operator.itemgetter(*self.names) if len(self.names) > 1 else None
+        self._steps: tuple[tuple[int, Callable[[Any], Any], dict[str, Any] | None], ...] = tuple(
+            (self.names.index(name), processor, {} if name in memo else None)
+            for name, processor in self.processors
+        )
         columns = getattr(statement, "selected_columns", ())
         self.results: tuple[Callable[[Any], Any] | None, ...] = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         )
 
     def bind(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        if self.positional and self._get is not None:
+            row = self._get(values)
+            if not self._steps:
+                return cast(tuple[Any, ...], row)
+            items = list(row)
+            for index, processor, memo in self._steps:
+                items[index] = _processed(processor, memo, items[index])
+            return tuple(items)
         if self.processors:
             values = dict(values)
             for name, processor in self.processors:
@@ -233,6 +254,21 @@ class _Prepared:
     def row(self, row: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(value if process is None or value is None else process(value)
                      for process, value in zip(self.results, row, strict=True))
+
+
+def _processed(processor: Callable[[Any], Any], memo: dict[str, Any] | None, value: Any) -> Any:
+    """``processor(value)``, remembered in ``memo`` by the value's ``repr`` (for the plain data of JSON
+    columns it tells apart exactly what encodes differently: ``1``, ``1.0``, ``True`` and ``"1"``)."""
+    if memo is None:
+        return processor(value)
+    key = repr(value)
+    try:
+        return memo[key]
+    except KeyError:
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        result = memo[key] = processor(value)
+        return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +322,8 @@ def _compile(dialect: Dialect) -> _Sql:
         body_insert=_Prepared(bodies.insert(), dialect, _BODY_COLUMNS),
         fetch_insert=_Prepared(fetches.insert().returning(fetches.c.id), dialect, _FETCH_COLUMNS),
         snapshot_insert=_Prepared(snapshots.insert().returning(snapshots.c.id), dialect, _SNAPSHOT_COLUMNS),
-        statement_insert=_Prepared(insert_statements(), dialect, _STATEMENT_COLUMNS),
+        statement_insert=_Prepared(insert_statements(), dialect, _STATEMENT_COLUMNS,
+                                   memo=("attributes", "matched")),
     )
 
 
