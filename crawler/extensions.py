@@ -1,8 +1,10 @@
-"""Crawl progress as JSON lines on stdout, read by the `claimwatch crawl` parent process."""
+"""Extensions of the crawl process: progress as JSON lines on stdout (read by the `claimwatch crawl`
+parent process), and the root logger's level."""
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import Any
 
@@ -58,3 +60,18 @@ class CrawlProgress:
         if self.loop is not None and self.loop.running:
             self.loop.stop()
         self.emit(final=True)
+
+
+class RootLogLevel:
+    """Puts ``LOG_LEVEL`` on the root logger as well as on Scrapy's log handler.
+
+    Scrapy leaves the root logger at NOTSET and drops what is below ``LOG_LEVEL`` in its handler, so each
+    of the DEBUG messages it logs for every page ("Crawled", "Scraped from") is first built into a log
+    record, then thrown away; with the level on the logger, such a call returns at once.
+    """
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RootLogLevel:
+        level = crawler.settings.get("LOG_LEVEL") or "DEBUG"
+        logging.getLogger().setLevel(level)
+        return cls()
