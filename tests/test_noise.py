@@ -172,3 +172,55 @@ def test_fixture_pairs_fingerprint(case: str, same: bool) -> None:
         for version in ("v1", "v2")
     ]
     assert (fingerprints[0] == fingerprints[1]) is same
+
+
+# --- folding non-ASCII text: the fast path gives what folding run by run gives ---------------------------
+
+
+def _fold_by_runs(text: str) -> str:
+    """The definition: ASCII through the byte table, each maximal non-ASCII run through NFKC + casefold."""
+    from monitor import noise
+
+    folded = text.encode("utf-8").translate(noise._ASCII_FOLD).decode("utf-8")
+    return noise._NON_ASCII.sub(lambda match: noise._fold_run(match.group()), folded)
+
+
+def _stable_chars() -> list[str]:
+    from monitor.noise import _is_stable
+
+    return [chr(code) for code in range(0x80, 0x2150) if _is_stable(chr(code))]
+
+
+def test_every_pair_of_fast_folded_characters_folds_as_one_run() -> None:
+    from monitor.noise import _fold_units
+
+    stable = _stable_chars()
+    assert len(stable) == 336
+    for first in stable:
+        for second in stable:
+            pair = first + second
+            assert _fold_units(pair) == _fold_by_runs(pair), (hex(ord(first)), hex(ord(second)))
+
+
+def test_fast_folding_matches_folding_by_runs_on_mixed_text() -> None:
+    from monitor.noise import _fold_units
+
+    rng = random.Random(7)
+    stable = _stable_chars()
+    # a few that must take the slow path: combining marks after ASCII letters, Greek, CJK, Hangul jamo
+    others = ["\u0301", "\u0308", "\u03bc", "\u4e2d", "\u1100\u1161", "\ufb01", "\uff21"]
+    for _ in range(3000):
+        pieces = [rng.choice(["Risk-free ", "90-DAY ", "e", "A", ". ", "\n", "x", " "]) for _ in range(6)]
+        pieces += [rng.choice(stable) for _ in range(rng.randint(0, 4))]
+        if rng.random() < 0.3:
+            pieces.append(rng.choice(others))
+        rng.shuffle(pieces)
+        text = "".join(pieces)
+        assert _fold_units(text) == _fold_by_runs(text), repr(text)
+
+
+def test_folding_keeps_the_decomposed_accent_of_an_ascii_letter_apart() -> None:
+    from monitor.noise import _fold_units
+
+    # "e" + combining acute: the run is the accent alone (a mark, so a space), not a composed "é"
+    assert _fold_units("Caf\u0065\u0301 cr\u00e8me \u2014 \u00a9") == "cafe  crème    "
