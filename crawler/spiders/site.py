@@ -44,6 +44,7 @@ class SiteSpider(scrapy.Spider):
         self.seen: set[str] = set()
         self._links: dict[str, str | None] = {}
         self._origins: dict[str, str] = {}
+        self._done: dict[str, set[str]] = {}  # per host: absolute-path hrefs with nothing left to request
         self.scheduled = 0
 
     async def start(self) -> AsyncIterator[Any]:
@@ -111,19 +112,32 @@ class SiteSpider(scrapy.Spider):
         base_dir = response.url.rsplit("/", 1)[0]
         links, seen = self._links, self.seen
         host = _host(response.url)
-        # each distinct href once, in page order; a known absolute-path href costs one dict lookup
+        # each distinct href once, in page order; a known absolute-path href costs one dict lookup, and
+        # the absolute-path hrefs of this host that lead nowhere new (out of scope, or requested already:
+        # on a shop's pages, nearly all of them) are left out in one set difference
+        done = self._done.setdefault(host, set())
         hrefs = dict.fromkeys(first or second or third for first, second, third in _HREF.findall(text))
+        fresh = hrefs.keys() - done
+        if not fresh:
+            return
         for href in hrefs:
-            url = links.get(host + href, _UNKNOWN) if href.startswith("/") else _UNKNOWN
+            if href not in fresh:
+                continue
+            absolute = href.startswith("/") and not href.startswith("//")
+            url = links.get(host + href, _UNKNOWN) if absolute else _UNKNOWN
             if url is _UNKNOWN:
                 url = self._link(response, base_dir, href)
             if url is None or url in seen:
+                if absolute and len(done) < 100_000:
+                    done.add(href)
                 continue
             request = self._request(url)
             if request is None:
                 if self.scheduled >= self.plan.max_pages:
                     return
                 continue
+            if absolute and len(done) < 100_000:
+                done.add(href)  # requested now: seen from here on
             yield request
 
     def _link(self, response: Response, base_dir: str, href: str) -> str | None:
