@@ -110,6 +110,9 @@ class _CachedFile:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # a crawler opens its connections all at once (16 in the benchmark): with socketserver's backlog of 5
+    # the kernel drops the SYNs past it, and those connections start a second late (TCP's first retry)
+    request_queue_size = 128
     site: SiteServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
