@@ -90,6 +90,7 @@ class Phase:
     rss_breakdown: str = ""
     cpu_breakdown: str = ""
     server_cpu: float = 0.0  # user + system time the local site server spent answering this phase
+    stolen: float = 0.0  # CPU seconds the hypervisor gave other machines while this phase ran (/proc/stat)
 
 
     @property
@@ -192,6 +193,15 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def stolen_cpu() -> float:
+    """CPU seconds stolen from this virtual machine by its hypervisor since boot (0 where not known)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def start_server(site_root: Path, validators: bool) -> tuple[subprocess.Popen[str], str]:
     command = [sys.executable, "-m", "monitor.siteserver", str(site_root)]
     if not validators:
@@ -250,6 +260,7 @@ def median_phase(runs: list[Phase]) -> Phase:
     return replace(typical, seconds=statistics.median(phase.seconds for phase in runs),
                    cpu_seconds=statistics.median(phase.cpu_seconds for phase in runs),
                    server_cpu=statistics.median(phase.server_cpu for phase in runs),
+                   stolen=statistics.median(phase.stolen for phase in runs),
                    peak_rss_mb=statistics.median(phase.peak_rss_mb for phase in runs),
                    db_bytes=int(statistics.median(phase.db_bytes for phase in runs)))
 
@@ -260,9 +271,9 @@ def run_mode(site_root: Path, paths: list[str], validators: bool, work: Path) ->
         url_file = work / "urls.txt"
         url_file.write_text("".join(f"{url}{path}\n" for path in paths))
         def served(run: Callable[[], Phase]) -> Phase:
-            before = process_cpu(server.pid)
+            before, stolen = process_cpu(server.pid), stolen_cpu()
             phase = run()
-            return replace(phase, server_cpu=process_cpu(server.pid) - before)
+            return replace(phase, server_cpu=process_cpu(server.pid) - before, stolen=stolen_cpu() - stolen)
 
         raw = served(lambda: noop_crawl(url_file, work))
         db_path = work / f"bench-{'validators' if validators else 'noisy'}.db"
@@ -280,7 +291,7 @@ def run_mode(site_root: Path, paths: list[str], validators: bool, work: Path) ->
         after = served(lambda: noop_crawl(url_file, work))
         raw = replace(raw, name="a: raw Scrapy no-op (mean of 2)", seconds=(raw.seconds + after.seconds) / 2,
                       cpu_seconds=(raw.cpu_seconds + after.cpu_seconds) / 2,
-                      server_cpu=(raw.server_cpu + after.server_cpu) / 2,
+                      server_cpu=(raw.server_cpu + after.server_cpu) / 2, stolen=(raw.stolen + after.stolen) / 2,
                       peak_rss_mb=max(raw.peak_rss_mb, after.peak_rss_mb))
         return [raw, first, second]
     finally:
@@ -317,7 +328,8 @@ def main() -> int:
                     print(f"  {name} of each run: " + " ".join(f"{ratio:.2f}" for ratio in ratios))
             for phase in phases:
                 line = f"  {phase.name:<34} {phase.pages:>5} pages {phase.seconds:7.2f} s {phase.rate:7.1f} pages/s"
-                line += f"  CPU {phase.cpu_seconds:5.2f} s (server {phase.server_cpu:4.2f} s)"
+                line += f"  CPU {phase.cpu_seconds:5.2f} s (server {phase.server_cpu:4.2f} s,"
+                line += f" stolen {phase.stolen:4.2f} s)"
                 line += f"  peak RSS {phase.peak_rss_mb:6.1f} MB"
                 if phase.processes > 1:
                     line += f" ({phase.rss_breakdown})"
