@@ -83,13 +83,29 @@ class FetchRow:
 
 @dataclass(slots=True)
 class PageContent:
-    """What normalisation and extraction made of the body (``statements`` None when not needed)."""
+    """What normalisation and extraction made of the body (``statements`` None when not needed).
+
+    ``prepared`` holds a new snapshot's rows made ahead of its transaction (``prepare_content``).
+    """
 
     text: str
     fingerprint: str
     statements: list[Statement] | None = None
     findings: list[Finding] = field(default_factory=list)
     extractor_version: str = ""
+    prepared: PreparedRows | None = None
+
+
+@dataclass(slots=True)
+class PreparedRows:
+    """A new snapshot's compressed body and text, statements hash and statement parameters (without the
+    snapshot's id, unknown until it is inserted), made before the page's transaction."""
+
+    dialect: str
+    body_z: bytes | None
+    text_z: bytes
+    statements_hash: str
+    statement_params: list[Any]
 
 
 @dataclass(slots=True)
@@ -134,8 +150,9 @@ def snapshot_statements(session: Session, snapshot_id: int) -> list[Statement]:
     return [row_to_statement(row) for row in rows]
 
 
-def store_body(session: Session, sha256: str, body: bytes) -> None:
-    """Keep the raw bytes once per SHA-256 (an unchanged page costs no new body).
+def store_body(session: Session, sha256: str, body: bytes, compressed: bytes | None = None) -> None:
+    """Keep the raw bytes once per SHA-256 (an unchanged page costs no new body); ``compressed``: the body
+    already compressed (``prepare_content``).
 
     Run on the DBAPI cursor (``_Driver``), not the ORM: this runs for every new snapshot, and a body is never
     read back here.
@@ -143,7 +160,25 @@ def store_body(session: Session, sha256: str, body: bytes) -> None:
     driver = _driver(session)
     if driver.first(driver.sql.body_exists, {"sha256": sha256}) is None:
         driver.execute(driver.sql.body_insert, {"sha256": sha256, "size": len(body), "compression": "zstd",
-                                                "data": compress(body), "created_at": utcnow()})
+                                                "data": compressed if compressed is not None else compress(body),
+                                                "created_at": utcnow()})
+
+
+def prepare_content(content: PageContent, body: bytes | None, dialect: Dialect) -> None:
+    """Make a new snapshot's rows before the page's transaction: compressing the body and the text and
+    encoding ~60 statement rows is most of the CPU a new page's store takes, and claimwatch's writers
+    to one SQLite file take turns (``monitor.db.WriteLock``), so none of it should run while holding it.
+    Nothing to do for content that needs no snapshot (``statements`` None)."""
+    if content.statements is None:
+        return
+    sql = _sql(dialect)
+    content.prepared = PreparedRows(
+        dialect=_dialect_key(dialect),
+        body_z=compress(body) if body is not None else None,
+        text_z=compress(content.text.encode("utf-8")),
+        statements_hash=statements_hash(content.statements),
+        statement_params=[sql.statement_insert.bind(row) for row in statement_rows(0, content.statements)],
+    )
 
 
 def load_body(session: Session, sha256: str) -> bytes | None:
@@ -234,6 +269,17 @@ class _Prepared:
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         )
 
+    def with_value(self, params: tuple[Any, ...] | dict[str, Any], name: str,
+                   value: Any) -> tuple[Any, ...] | dict[str, Any]:
+        """Parameters made by ``bind`` with the value of ``name`` replaced (through its bind processor)."""
+        for processed, processor in self.processors:
+            if processed == name:
+                value = processor(value)
+        if isinstance(params, dict):
+            return {**params, name: value}
+        index = self.names.index(name)
+        return (*params[:index], value, *params[index + 1:])
+
     def bind(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         if self.positional and self._get is not None:
             row = self._get(values)
@@ -300,8 +346,12 @@ _BODY_COLUMNS = ("sha256", "size", "compression", "data", "created_at")
 _COMPILED: dict[str, _Sql] = {}
 
 
+def _dialect_key(dialect: Dialect) -> str:
+    return f"{dialect.name}+{dialect.driver}"
+
+
 def _sql(dialect: Dialect) -> _Sql:
-    key = f"{dialect.name}+{dialect.driver}"
+    key = _dialect_key(dialect)
     if key not in _COMPILED:
         _COMPILED[key] = _compile(dialect)
     return _COMPILED[key]
@@ -558,18 +608,27 @@ def _store_page(
 
     if content.statements is None:
         raise ValueError("content changed but no statements were extracted")
-    store_body(session, sha, result.body)
+    driver = _driver(session)
+    prepared = content.prepared
+    if prepared is not None and prepared.dialect != _dialect_key(session.connection().dialect):
+        prepared = None  # made for another database
+    store_body(session, sha, result.body, prepared.body_z if prepared is not None else None)
     fetch.outcome = "new" if previous is None else "changed"
     fetch_id = fetch.insert(session)
-    driver = _driver(session)
     snapshot_id = driver.insert_id(driver.sql.snapshot_insert, {
         "page_id": page.id, "fetch_id": fetch_id, "created_at": at, "fingerprint": content.fingerprint,
-        "statements_hash": statements_hash(content.statements), "text_z": compress(content.text.encode("utf-8")),
+        "statements_hash": prepared.statements_hash if prepared is not None else statements_hash(content.statements),
+        "text_z": prepared.text_z if prepared is not None else compress(content.text.encode("utf-8")),
         "extractor_version": content.extractor_version, "screenshot_sha256": None,
         "findings": [finding_dict(finding) for finding in content.findings],
     })
     if content.statements:
-        driver.executemany(driver.sql.statement_insert, statement_rows(snapshot_id, content.statements))
+        insert = driver.sql.statement_insert
+        if prepared is not None:
+            driver.cursor.executemany(insert.sql, [insert.with_value(params, "snapshot_id", snapshot_id)
+                                                   for params in prepared.statement_params])
+        else:
+            driver.executemany(insert, statement_rows(snapshot_id, content.statements))
 
     changes: list[StatementChange] = []
     if previous is not None:

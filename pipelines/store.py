@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.items import PageItem
 from monitor.db import WriteLock, make_engine, make_session_factory
-from monitor.store import FetchResult, StoreRules, store_page
+from monitor.store import FetchResult, StoreRules, prepare_content, store_page
 
 
 class StorePipeline:
@@ -47,6 +47,10 @@ class StorePipeline:
             redirect_status=item.redirect_status, skipped=item.skipped, warc_path=item.warc_path,
             warc_offset=item.warc_offset,
         )
+        if item.content is not None and item.content.statements is not None:
+            bind = self.sessions.kw.get("bind")
+            if bind is not None:
+                prepare_content(item.content, item.body, bind.dialect)  # before the lock: see its docstring
         # Two workers may create the same page row at once (a redirect target also linked directly): the
         # later transaction fails on the unique (site, url) key and, run again, finds the row the other made.
         for attempt in (1, 2):

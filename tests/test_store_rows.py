@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
-from monitor.models import Site
+from monitor.models import Site, Snapshot, StatementRow
 from monitor.sites import upsert_sites
 from monitor.statements import Statement
-from monitor.store import FetchResult, PageContent, snapshot_statements, store_page
+from monitor.store import FetchResult, PageContent, load_body, prepare_content, snapshot_statements, store_page
 from monitor.watchlist import SiteSpec
 
 TRICKY = [{"days": 1}, {"days": 1.0}, {"days": True}, {"days": "1"}, {}, {"days": 90, "refund": "full"},
@@ -30,25 +31,56 @@ def _statements(attributes: list[dict]) -> list[Statement]:  # type: ignore[type
     ]
 
 
-def test_statement_attributes_and_matched_phrases_come_back_exactly(sessions) -> None:
+@pytest.mark.parametrize("prepared", [False, True], ids=["in-transaction", "prepared-before"])
+def test_statement_attributes_and_matched_phrases_come_back_exactly(sessions, prepared: bool) -> None:
+    # the page workers prepare a new snapshot's rows before taking the write lock (prepare_content)
     with sessions.begin() as session:
         upsert_sites(session, [SiteSpec("shop", ("http://127.0.0.1:1/",))])
         site_id = session.scalars(select(Site.id)).one()
     stored = []
     for page in range(3):  # the same values again on later pages: remembered encodings are reused
         statements = _statements(TRICKY if page != 1 else list(reversed(TRICKY)))
+        body = f"<p>page {page}</p>".encode()
+        content = PageContent(text=f"page {page}", fingerprint=f"fp{page}", statements=statements)
+        if prepared:
+            prepare_content(content, body, sessions.kw["bind"].dialect)
+            assert content.prepared is not None
         with sessions.begin() as session:
             outcome = store_page(session, FetchResult(
                 site_id=site_id, run_id=None, url=f"http://127.0.0.1:1/p{page}.html",
                 fetched_at=datetime(2026, 1, 1, tzinfo=UTC), status=200, content_type="text/html",
-                body=f"<p>page {page}</p>".encode(),
-            ), PageContent(text=f"page {page}", fingerprint=f"fp{page}", statements=statements))
+                body=body, sha256=f"{page:064x}",
+            ), content)
         assert outcome.outcome == "new" and outcome.snapshot_id is not None
-        stored.append((statements, outcome.snapshot_id))
+        stored.append((statements, outcome.snapshot_id, body, page))
     with sessions.begin() as session:
-        for statements, snapshot_id in stored:
+        for statements, snapshot_id, body, page in stored:
+            assert load_body(session, f"{page:064x}") == body
             back = snapshot_statements(session, snapshot_id)
+            assert [s.position for s in back] == list(range(len(statements)))
+            assert all(row.snapshot_id == snapshot_id for row in session.scalars(
+                select(StatementRow).where(StatementRow.snapshot_id == snapshot_id)))
             assert [(s.attributes, s.matched) for s in back] == [(s.attributes, s.matched) for s in statements]
             # equal in Python is not enough: True must not come back as 1, nor 1.0 as 1
             assert [[type(v) for v in s.attributes.values()] for s in back] == \
                 [[type(v) for v in s.attributes.values()] for s in statements]
+
+
+def test_a_snapshots_text_is_stored_whether_prepared_or_not(sessions) -> None:
+    from monitor.compression import decompress
+
+    with sessions.begin() as session:
+        upsert_sites(session, [SiteSpec("shop", ("http://127.0.0.1:1/",))])
+        site_id = session.scalars(select(Site.id)).one()
+    for page, prepared in enumerate((False, True)):
+        content = PageContent(text=f"90-day money-back guarantee {page}", fingerprint=f"fp{page}",
+                              statements=_statements([{}]))
+        if prepared:
+            prepare_content(content, b"<p>x</p>", sessions.kw["bind"].dialect)
+        with sessions.begin() as session:
+            outcome = store_page(session, FetchResult(
+                site_id=site_id, run_id=None, url=f"http://127.0.0.1:1/t{page}.html",
+                fetched_at=datetime(2026, 1, 1, tzinfo=UTC), status=200, body=b"<p>x</p>"), content)
+        with sessions.begin() as session:
+            snapshot = session.get(Snapshot, outcome.snapshot_id)
+            assert snapshot is not None and decompress(snapshot.text_z).decode() == content.text
