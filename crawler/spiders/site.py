@@ -42,6 +42,9 @@ class SiteSpider(scrapy.Spider):
         self.hosts = site_hosts(self.plan.start_urls)
         self.allow = tuple(self.plan.allow)
         self.seen: set[str] = set()
+        # a known page may be linked from a page fetched before start() has yielded its own seed: it is
+        # still requested with its validators and compared with its last fingerprint
+        self._seeds = {seed.url: seed for seed in self.plan.seeds}
         self._links: dict[str, str | None] = {}
         self._origins: dict[str, str] = {}
         self._done: dict[str, set[str]] = {}  # per host: absolute-path hrefs with nothing left to request
@@ -56,6 +59,8 @@ class SiteSpider(scrapy.Spider):
     def _request(self, url: str, seed: Seed | None = None) -> scrapy.Request | None:
         if url in self.seen or self.scheduled >= self.plan.max_pages:
             return None
+        if seed is None:
+            seed = self._seeds.get(url)
         self.seen.add(url)
         self.scheduled += 1
         headers: dict[str, str] = {}
