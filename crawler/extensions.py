@@ -62,16 +62,26 @@ class CrawlProgress:
         self.emit(final=True)
 
 
-class RootLogLevel:
-    """Puts ``LOG_LEVEL`` on the root logger as well as on Scrapy's log handler.
+class LogLevel:
+    """Puts ``LOG_LEVEL`` on the ``scrapy`` and root loggers as well as on Scrapy's log handler.
 
-    Scrapy leaves the root logger at NOTSET and drops what is below ``LOG_LEVEL`` in its handler, so each
-    of the DEBUG messages it logs for every page ("Crawled", "Scraped from") is first built into a log
-    record, then thrown away; with the level on the logger, such a call returns at once.
+    Scrapy sets its ``scrapy`` logger to DEBUG (and the root logger to NOTSET) and drops what is below
+    ``LOG_LEVEL`` in its handler, so each of the DEBUG messages it logs for every page ("Crawled", "Scraped
+    from") is first built into a log record, then thrown away; with the level on the loggers, such a call
+    returns at once.
     """
 
+    def __init__(self, level: str) -> None:
+        self.level = level
+
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> RootLogLevel:
-        level = crawler.settings.get("LOG_LEVEL") or "DEBUG"
-        logging.getLogger().setLevel(level)
-        return cls()
+    def from_crawler(cls, crawler: Crawler) -> LogLevel:
+        extension = cls(crawler.settings.get("LOG_LEVEL") or "DEBUG")
+        # not now: Scrapy installs its root handler again after making the extensions, and that puts the
+        # root logger back to NOTSET
+        crawler.signals.connect(extension.opened, signal=signals.spider_opened)
+        return extension
+
+    def opened(self, spider: Any) -> None:
+        logging.getLogger().setLevel(self.level)
+        logging.getLogger("scrapy").setLevel(self.level)

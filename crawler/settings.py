@@ -86,7 +86,7 @@ SPIDER_MIDDLEWARES = {
 }
 EXTENSIONS = {
     "crawler.extensions.CrawlProgress": 500,
-    "crawler.extensions.RootLogLevel": 0,
+    "crawler.extensions.LogLevel": 0,
 }
 # Evidence (pipelines/archive.py, docs/evidence.md): WARC files rotate past this size; screenshots of pages
 # with high/medium changes are taken after the crawl unless CLAIMWATCH_SCREENSHOTS=0.
