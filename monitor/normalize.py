@@ -105,7 +105,7 @@ class _Walker:
         if not text.isascii():
             text = text.translate(_ZERO_WIDTH_TABLE)
         if text:
-            self.blocks.append(Block(text=text, tag=tag, region=region, context=context, group=group))
+            self.blocks.append(Block(text, tag, region, context, group))
 
 
 @dataclass(frozen=True, slots=True)
