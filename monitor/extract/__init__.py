@@ -91,17 +91,7 @@ def extract_statements(blocks: Sequence[Block]) -> list[Statement]:
         kind, type_ = classification.kind, classification.type
         key = _key(text, type_ == "social_proof")
         severity = statement_severity(kind, type_, classification.rule, classification.attributes, text)
-        statements.append(
-            Statement(
-                kind=kind,
-                type=type_,
-                text=text,
-                key=key,
-                severity=severity,
-                attributes=dict(classification.attributes),
-                position=position,
-                rule=classification.rule,
-                matched=classification.matched,
-            )
-        )
+        # positional: a frozen dataclass's keyword arguments double its ~1 us of construction, ~65 a page
+        statements.append(Statement(kind, type_, text, key, severity, dict(classification.attributes), position,
+                                    classification.rule, classification.matched))
     return statements
