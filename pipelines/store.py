@@ -10,8 +10,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.items import PageItem
-from monitor.db import WriteLock, make_engine, make_session_factory
-from monitor.store import FetchResult, StoreRules, prepare_content, store_page
+from monitor.db import WriteLock, checkpoint, defer_checkpoints, make_engine, make_session_factory
+from monitor.store import FetchResult, PageContent, StoreOutcome, StoreRules, prepare_content, store_page
+
+# commits between this worker's WAL checkpoints (a new page writes ~10 pages of WAL: SQLite's own
+# checkpoint, every 1,000 pages of WAL, came about every 100 commits)
+CHECKPOINT_EVERY = 200
 
 
 class StorePipeline:
@@ -22,9 +26,12 @@ class StorePipeline:
         self.report_new_pages = report_new_pages
         self.sessions: sessionmaker[Session] | None = None
         self.lock = WriteLock(None)
+        self.checkpoints = False  # this worker checkpoints SQLite's WAL itself, outside the write lock
+        self.commits = 0
 
     def open(self) -> None:
         engine = make_engine(self.db_url)
+        self.checkpoints = defer_checkpoints(engine)
         self.sessions = make_session_factory(engine)
         self.lock = WriteLock.for_engine(engine)
 
@@ -55,9 +62,7 @@ class StorePipeline:
         # later transaction fails on the unique (site, url) key and, run again, finds the row the other made.
         for attempt in (1, 2):
             try:
-                with self.lock.held(), self.sessions.begin() as session:
-                    outcome = store_page(session, result, item.content, self.rules,
-                                         report_new_pages=self.report_new_pages)
+                outcome = self._store(result, item.content)
                 break
             except IntegrityError:
                 if attempt == 2:
@@ -67,3 +72,25 @@ class StorePipeline:
         item.body = None
         item.content = None
         return item
+
+    def _store(self, result: FetchResult, content: PageContent | None) -> StoreOutcome:
+        """One page's transaction, holding the write lock from its first statement to its commit only: the
+        session and its pooled connection are made before (nothing is locked in the database until the
+        first write, where SQLite's driver begins the transaction) and handed back after."""
+        assert self.sessions is not None
+        with self.sessions() as session:
+            session.connection()
+            with self.lock.held():
+                try:
+                    outcome = store_page(session, result, content, self.rules,
+                                         report_new_pages=self.report_new_pages)
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+        self.commits += 1
+        if self.checkpoints and self.commits % CHECKPOINT_EVERY == 0:
+            engine = self.sessions.kw["bind"]
+            with engine.connect() as connection:
+                checkpoint(connection.connection.driver_connection)
+        return outcome

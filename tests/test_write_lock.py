@@ -55,3 +55,65 @@ def test_a_folder_where_no_lock_file_can_be_made_falls_back_to_sqlites_own_locki
     with lock.held():
         pass
     assert lock.path is None
+
+
+def test_page_workers_checkpoint_the_wal_themselves_outside_the_write_lock(tmp_path: Path, monkeypatch) -> None:
+    from datetime import UTC, datetime
+
+    from crawler.items import PageItem
+    from monitor.db import upgrade
+    from monitor.sites import upsert_sites
+    from monitor.store import StoreRules
+    from monitor.watchlist import SiteSpec
+    from pipelines import store as store_module
+
+    url = f"sqlite:///{tmp_path / 'claimwatch.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    from monitor.db import make_session_factory
+
+    with make_session_factory(engine).begin() as session:
+        upsert_sites(session, [SiteSpec("shop", ("http://127.0.0.1:1/",))])
+    engine.dispose()
+
+    held_during_checkpoint: list[bool] = []
+    real_checkpoint = store_module.checkpoint
+    pipeline = store_module.StorePipeline(url, StoreRules(), site_id=1)
+
+    def watched(connection) -> None:  # type: ignore[no-untyped-def]
+        held_during_checkpoint.append(pipeline.lock._fd is not None and _locked_elsewhere(pipeline.lock.path))
+        real_checkpoint(connection)
+
+    monkeypatch.setattr(store_module, "checkpoint", watched)
+    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY", 2)
+    pipeline.open()
+    try:
+        assert pipeline.sessions is not None
+        with pipeline.sessions() as session:
+            # SQLite's own checkpoint at the end of a commit is off for the workers' connections
+            assert session.connection().exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        for n in range(5):
+            pipeline.process_item(PageItem(url=f"http://127.0.0.1:1/p{n}.html", final_url=None, status=404,
+                                           headers={}, body=b"", fetched_at=datetime.now(UTC), site="shop", run=None))
+    finally:
+        pipeline.close()
+    assert held_during_checkpoint == [False, False], "checkpoints every 2 commits, never under the write lock"
+
+
+def _locked_elsewhere(path: Path | None) -> bool:
+    """Whether the write lock file is held (a fresh descriptor cannot take it without waiting)."""
+    import fcntl
+    import os
+
+    if path is None:
+        return False
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
