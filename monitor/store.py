@@ -269,16 +269,20 @@ class _Prepared:
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         )
 
-    def with_value(self, params: tuple[Any, ...] | dict[str, Any], name: str,
-                   value: Any) -> tuple[Any, ...] | dict[str, Any]:
-        """Parameters made by ``bind`` with the value of ``name`` replaced (through its bind processor)."""
+    def with_value(self, rows: Sequence[tuple[Any, ...] | dict[str, Any]], name: str,
+                   value: Any) -> list[tuple[Any, ...] | dict[str, Any]]:
+        """Rows of parameters made by ``bind``, with the value of ``name`` replaced (through its bind
+        processor) in each."""
         for processed, processor in self.processors:
             if processed == name:
                 value = processor(value)
-        if isinstance(params, dict):
-            return {**params, name: value}
+        if not self.positional:
+            return [{**cast(dict[str, Any], row), name: value} for row in rows]
         index = self.names.index(name)
-        return (*params[:index], value, *params[index + 1:])
+        tuples = cast(Sequence[tuple[Any, ...]], rows)
+        if index == 0:
+            return [(value, *row[1:]) for row in tuples]
+        return [(*row[:index], value, *row[index + 1:]) for row in tuples]
 
     def bind(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         if self.positional and self._get is not None:
@@ -625,8 +629,8 @@ def _store_page(
     if content.statements:
         insert = driver.sql.statement_insert
         if prepared is not None:
-            driver.cursor.executemany(insert.sql, [insert.with_value(params, "snapshot_id", snapshot_id)
-                                                   for params in prepared.statement_params])
+            driver.cursor.executemany(insert.sql, insert.with_value(prepared.statement_params, "snapshot_id",
+                                                                    snapshot_id))
         else:
             driver.executemany(insert, statement_rows(snapshot_id, content.statements))
 
