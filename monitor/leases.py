@@ -31,7 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from monitor.config import DEFAULT_LEASE_TTL
 from monitor.models import Site, SiteLease, utcnow
-from monitor.runs import pid_alive
+from monitor.processes import pid_alive
 
 log = logging.getLogger(__name__)
 

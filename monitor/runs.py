@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.models import Change, CrawlRun, Fetch, Snapshot, utcnow
+from monitor.processes import pid_alive
 
 
 def start_run(session: Session, site_id: int, log_path: str | None = None) -> CrawlRun:
@@ -44,22 +44,6 @@ def count_run(session: Session, run: CrawlRun) -> None:
     run.new_snapshots = count(select(func.count()).select_from(Snapshot).join(Fetch, Fetch.id == Snapshot.fetch_id)
                               .where(Fetch.run_id == run.id))
     run.changes = count(select(func.count()).select_from(Change).where(Change.run_id == run.id))
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (killed, not yet reaped) is not a live crawl
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            return stat.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def close_stale_runs(session: Session, site_id: int | None = None) -> int:

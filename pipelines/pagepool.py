@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.processes import pid_alive
 from pipelines.pageworker import HEADER as _HEADER
 from pipelines.pageworker import HELLO as _HELLO
 
@@ -95,7 +96,7 @@ class ForkedProcess:
             try:
                 pid, status = os.waitpid(self.pid, os.WNOHANG)
             except ChildProcessError:  # not ours to wait for after all: alive while it can be signalled
-                self._gone = not _exists(self.pid)
+                self._gone = not pid_alive(self.pid)
                 return None
             if pid == self.pid:
                 self._exitcode = os.waitstatus_to_exitcode(status)
@@ -112,16 +113,6 @@ class ForkedProcess:
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
-
-
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 _PR_SET_CHILD_SUBREAPER = 36
