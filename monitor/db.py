@@ -49,6 +49,14 @@ def make_engine(db_url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def sqlite_file(engine: Engine) -> str | None:
+    """The path of the engine's SQLite database file; None for an in-memory one or another database."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return url.database
+
+
 class WriteLock:
     """Serialises claimwatch's writers to one SQLite file across processes, waking a waiter the moment the
     holder is done.
@@ -67,10 +75,8 @@ class WriteLock:
 
     @classmethod
     def for_engine(cls, engine: Engine) -> WriteLock:
-        url = engine.url
-        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-            return cls(None)
-        return cls(Path(url.database + ".writelock"))
+        database = sqlite_file(engine)
+        return cls(Path(database + ".writelock") if database else None)
 
     def _open(self) -> int | None:
         if self._fd is None and self.path is not None:
@@ -105,8 +111,7 @@ def defer_checkpoints(engine: Engine) -> bool:
     A checkpoint copies the WAL into the database and syncs both files to disk, which on a busy disk takes
     up to a second; run by the commit, it kept the other page workers waiting for the write lock all that
     time. False (nothing changed) for other databases."""
-    url = engine.url
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+    if sqlite_file(engine) is None:
         return False
 
     def no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:

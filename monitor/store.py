@@ -101,7 +101,7 @@ class PreparedRows:
     """A new snapshot's compressed body and text, statements hash and statement parameters (without the
     snapshot's id, unknown until it is inserted), made before the page's transaction."""
 
-    dialect: str
+    sql: _Sql  # the statements they were bound for (one database kind and driver)
     body_z: bytes | None
     text_z: bytes
     statements_hash: str
@@ -173,7 +173,7 @@ def prepare_content(content: PageContent, body: bytes | None, dialect: Dialect) 
         return
     sql = _sql(dialect)
     content.prepared = PreparedRows(
-        dialect=_dialect_key(dialect),
+        sql=sql,
         body_z=compress(body) if body is not None else None,
         text_z=compress(content.text.encode("utf-8")),
         statements_hash=statements_hash(content.statements),
@@ -350,12 +350,8 @@ _BODY_COLUMNS = ("sha256", "size", "compression", "data", "created_at")
 _COMPILED: dict[str, _Sql] = {}
 
 
-def _dialect_key(dialect: Dialect) -> str:
-    return f"{dialect.name}+{dialect.driver}"
-
-
 def _sql(dialect: Dialect) -> _Sql:
-    key = _dialect_key(dialect)
+    key = f"{dialect.name}+{dialect.driver}"
     if key not in _COMPILED:
         _COMPILED[key] = _compile(dialect)
     return _COMPILED[key]
@@ -614,7 +610,7 @@ def _store_page(
         raise ValueError("content changed but no statements were extracted")
     driver = _driver(session)
     prepared = content.prepared
-    if prepared is not None and prepared.dialect != _dialect_key(session.connection().dialect):
+    if prepared is not None and prepared.sql is not driver.sql:
         prepared = None  # made for another database
     store_body(session, sha, result.body, prepared.body_z if prepared is not None else None)
     fetch.outcome = "new" if previous is None else "changed"
