@@ -8,6 +8,8 @@ first downloads. The item pipeline (``pipelines.workers``) adopts them.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
 
@@ -33,7 +35,19 @@ def main(argv: list[str]) -> None:
         prestart(workers, PRELOAD)
     from scrapy.cmdline import execute
 
-    execute(["scrapy", *argv])
+    try:
+        execute(["scrapy", *argv])
+    except SystemExit as exc:  # how Scrapy's command line always ends
+        status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    else:
+        status = 0
+    # The crawl is over (the reactor stopped, the page workers reaped): end without the interpreter's
+    # teardown, which frees Scrapy's and Twisted's objects one by one while `claimwatch crawl` waits.
+    logging.shutdown()  # the crawl's log file
+    for stream in (sys.stdout, sys.stderr):  # the progress pipe
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":

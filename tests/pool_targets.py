@@ -8,12 +8,17 @@ from typing import Any
 
 
 def echo(tag: str, receive: Callable[[], Any], answer: Callable[[bool, Any], None]) -> None:
-    """Answer each item with (tag, pid, item); an item "boom" fails; an item "die" kills the worker."""
+    """Answer each item with (tag, pid, item); an item "boom" fails; an item "die" kills the worker; "exit"
+    ends it with SystemExit(4), "crash" with an uncaught exception."""
     while (item := receive()) is not None:
         if item == "boom":
             answer(False, ValueError("boom"))
         elif item == "die":
             os._exit(3)
+        elif item == "exit":
+            raise SystemExit(4)
+        elif item == "crash":
+            raise RuntimeError("crash")
         elif isinstance(item, bytes):
             answer(True, (tag, os.getpid(), len(item), item[:8], item[-8:]))
         else:

@@ -55,6 +55,8 @@ def test_the_number_of_workers_never_changes_what_is_stored(run_cli, sqlite_url,
         assert 1 <= len(names) <= int(workers) and all(name.startswith("shop-run1-w") for name in names)
     log = Path(runs(sqlite_url)[-1].log_path or "").read_text()
     assert log.count("page worker done") == int(workers)
+    # the processes end without the interpreter's teardown: what they logged last is still in the log
+    assert "Spider closed (finished)" in log.rstrip().splitlines()[-1]
 
 
 def test_bad_worker_count_is_a_one_line_error(run_cli, sqlite_url, monkeypatch) -> None:

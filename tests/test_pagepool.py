@@ -149,6 +149,27 @@ def test_every_worker_is_reaped_with_its_exit_status_forked_ones_too() -> None:
         assert not Path(f"/proc/{process.pid}").exists(), f"worker {process.pid} was not waited for"
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked workers are adopted on Linux")
+@pytest.mark.parametrize(("ending", "status"), [("exit", 4), ("crash", 1)])
+def test_a_worker_that_ends_early_exits_with_the_status_its_target_gave(ending: str, status: int) -> None:
+    # the workers end with os._exit (no interpreter teardown): the status must still be the target's,
+    # for the preloading worker as for the forked one
+    async def main() -> list:
+        pool = PagePool(2, echo, ("t",))
+        pool.start(asyncio.get_running_loop())
+        try:
+            await asyncio.gather(*(pool.submit(n) for n in range(4)))
+            processes = [worker.process for worker in pool.workers]
+            await asyncio.gather(pool.submit(ending), pool.submit(ending), return_exceptions=True)
+        finally:
+            pool.close()
+        return processes
+
+    processes = run(main())
+    assert len({process.pid for process in processes}) == 2
+    assert [process.exitcode for process in processes] == [status, status]
+
+
 def children() -> set[int]:
     """This process's child processes, zombies included (every thread's list: /proc)."""
     found: set[int] = set()
