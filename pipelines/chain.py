@@ -147,9 +147,11 @@ def preload() -> None:
 
     from monitor.extract.rules import compiled
     from monitor.normalize import _attribute_patterns, _html_parser
+    from monitor.warc import record_codec
     from pipelines import archive, extract, normalize, store  # noqa: F401
 
     compiled()
+    record_codec()
     _attribute_patterns()
     _html_parser()
     configure_mappers()
