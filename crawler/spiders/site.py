@@ -47,6 +47,8 @@ class SiteSpider(scrapy.Spider):
         self._seeds = {seed.url: seed for seed in self.plan.seeds}
         self._links: dict[str, str | None] = {}
         self._origins: dict[str, str] = {}
+        self._origin_hosts: dict[str, str] = {}  # canonical origin -> its host[:port], as site_hosts has it
+        self._queries: dict[str, str] = {}
         self._done: dict[str, set[str]] = {}  # per host: absolute-path hrefs with nothing left to request
         self.scheduled = 0
 
@@ -163,13 +165,15 @@ class SiteSpider(scrapy.Spider):
         path, _, query = clean.split("#", 1)[0].partition("?")
         if is_canonical_path(path):
             # the common shop link, "/products/p1.html?utm_source=nav": the page's canonical origin, the path
-            # as it is, the query without its tracking parameters
-            query = canonical_query(query)
-            url = self._origin(response.url) + path
-            if _SKIP_EXTENSIONS.search(url) or not in_scope(url, self.hosts, self.allow):
+            # as it is, the query without its tracking parameters (the same few queries recur on every page)
+            origin = self._origin(response.url)
+            url = origin + path
+            if _SKIP_EXTENSIONS.search(path) or not self._in_scope(origin, path):
                 url = None
             elif query:
-                url = f"{url}?{query}"
+                query = self._query(query)
+                if query:
+                    url = f"{url}?{query}"
         elif clean and not clean.startswith(("#", "mailto:", "tel:", "javascript:", "data:")):
             try:
                 url = canonical_url(response.urljoin(clean))
@@ -181,6 +185,23 @@ class SiteSpider(scrapy.Spider):
         if len(self._links) < 100_000:
             self._links[key] = url
         return url
+
+    def _in_scope(self, origin: str, path: str) -> bool:
+        """``in_scope`` of ``origin + path`` (a canonical origin and path), without parsing the URL again."""
+        host = self._origin_hosts.get(origin)
+        if host is None:
+            host = self._origin_hosts[origin] = origin.split("://", 1)[1].rsplit("@", 1)[-1]
+        return host in self.hosts and (not self.allow or path.startswith(self.allow))
+
+    def _query(self, query: str) -> str:
+        """``canonical_query``, memoised."""
+        try:
+            return self._queries[query]
+        except KeyError:
+            canonical = canonical_query(query)
+            if len(self._queries) < 10_000:
+                self._queries[query] = canonical
+            return canonical
 
     def _origin(self, url: str) -> str:
         """``scheme://host[:port]`` of a URL, canonical (memoised per origin)."""
