@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 # Only light imports here: the Scrapy process imports this module for ChainConfig and the worker entry
 # points, and starts faster without lxml, SQLAlchemy and the extraction tables (the workers load them).
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from crawler.items import PageItem
     from monitor.config import Settings
     from pipelines.archive import ArchivePipeline
@@ -106,10 +108,11 @@ class PageChain:
         return PageStored(item.outcome)
 
 
-def close_run(end: RunEnd, db_url: str) -> int:
+def close_run(end: RunEnd, db_url: str, engine: Engine | None = None) -> int:
     """Once every page is stored: take the run's screenshots (when asked), then record how the run ended
-    (its status and counts); returns the screenshots taken. Runs in a page worker, or in a thread of the
-    crawl process when it has none (sync Playwright cannot run on the reactor's thread)."""
+    (its status and counts); returns the screenshots taken. Runs in a page worker (on its store's
+    ``engine``), or in a thread of the crawl process when it has none (sync Playwright cannot run on the
+    reactor's thread)."""
     from monitor.db import make_engine, make_session_factory
     from monitor.runs import finish_run
 
@@ -123,12 +126,14 @@ def close_run(end: RunEnd, db_url: str) -> int:
             log.error("screenshots failed: %s", exc)
         if taken:
             log.info("took %d screenshots", taken)
-    engine = make_engine(db_url)
+    own = engine is None
+    bind = make_engine(db_url) if engine is None else engine
     try:
-        with make_session_factory(engine).begin() as session:
+        with make_session_factory(bind).begin() as session:
             finish_run(session, end.run_id, end.status, detail=end.detail)
     finally:
-        engine.dispose()
+        if own:
+            bind.dispose()
     return taken
 
 
@@ -184,7 +189,7 @@ def serve_pages(config: ChainConfig, receive: Callable[[], Any], answer: Callabl
         while (item := receive()) is not None:
             if isinstance(item, RunEnd):
                 try:
-                    answer(True, close_run(item, config.db_url))
+                    answer(True, close_run(item, config.db_url, chain.store.engine))
                 except Exception as exc:  # noqa: BLE001 - the crawl process closes the run instead
                     log.exception("could not close run %d", item.run_id)
                     answer(False, PageFailed(f"{type(exc).__name__}: {exc}"))

@@ -6,11 +6,12 @@ with ``open()`` and disposed with ``close()``.
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
 
 from crawler.items import PageItem
-from monitor.db import WriteLock, checkpoint, defer_checkpoints, make_engine, make_session_factory
+from monitor.db import WriteLock, checkpoint, defer_checkpoints, make_engine
 from monitor.store import FetchResult, PageContent, StoreOutcome, StoreRules, prepare_content, store_page
 
 # commits between this worker's WAL checkpoints (a new page writes ~10 pages of WAL: SQLite's own
@@ -24,27 +25,36 @@ class StorePipeline:
         self.rules = rules
         self.site_id = site_id
         self.report_new_pages = report_new_pages
-        self.sessions: sessionmaker[Session] | None = None
+        self.engine: Engine | None = None
+        self.connection: Connection | None = None  # held for the worker's life (made again if it breaks)
         self.lock = WriteLock(None)
         self.checkpoints = False  # this worker checkpoints SQLite's WAL itself, outside the write lock
         self.commits = 0
 
     def open(self) -> None:
-        engine = make_engine(self.db_url)
-        self.checkpoints = defer_checkpoints(engine)
-        self.sessions = make_session_factory(engine)
-        self.lock = WriteLock.for_engine(engine)
+        self.engine = make_engine(self.db_url)
+        self.checkpoints = defer_checkpoints(self.engine)
+        self.lock = WriteLock.for_engine(self.engine)
 
     def close(self) -> None:
-        if self.sessions is not None:
-            bind = self.sessions.kw.get("bind")
-            if bind is not None:
-                bind.dispose()
-            self.sessions = None
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+        if self.engine is not None:
+            self.engine.dispose()
+            self.engine = None
         self.lock.close()
 
+    def _connection(self) -> Connection:
+        assert self.engine is not None, "StorePipeline not opened"
+        if self.connection is None or self.connection.closed or self.connection.invalidated:
+            if self.connection is not None:
+                self.connection.close()
+            self.connection = self.engine.connect()
+        return self.connection
+
     def process_item(self, item: PageItem) -> PageItem:
-        assert self.sessions is not None, "StorePipeline not opened"
+        assert self.engine is not None, "StorePipeline not opened"
         result = FetchResult(
             site_id=self.site_id, run_id=item.run, url=item.url, fetched_at=item.fetched_at,
             final_url=item.final_url, status=item.status, error=item.error,
@@ -55,17 +65,19 @@ class StorePipeline:
             warc_offset=item.warc_offset,
         )
         if item.content is not None and item.content.statements is not None:
-            bind = self.sessions.kw.get("bind")
-            if bind is not None:
-                prepare_content(item.content, item.body, bind.dialect)  # before the lock: see its docstring
+            prepare_content(item.content, item.body, self.engine.dialect)  # before the lock: see its docstring
         # Two workers may create the same page row at once (a redirect target also linked directly): the
         # later transaction fails on the unique (site, url) key and, run again, finds the row the other made.
+        # A connection the server dropped (a PostgreSQL restart) fails the page's first attempt only.
         for attempt in (1, 2):
             try:
                 outcome = self._store(result, item.content)
                 break
             except IntegrityError:
                 if attempt == 2:
+                    raise
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
                     raise
         item.outcome = outcome.outcome
         # the body is stored; drop it so the item stays small
@@ -74,23 +86,32 @@ class StorePipeline:
         return item
 
     def _store(self, result: FetchResult, content: PageContent | None) -> StoreOutcome:
-        """One page's transaction, holding the write lock from its first statement to its commit only: the
-        session and its pooled connection are made before (nothing is locked in the database until the
-        first write, where SQLite's driver begins the transaction) and handed back after."""
-        assert self.sessions is not None
-        with self.sessions() as session:
-            session.connection()
+        """One page's transaction, holding the write lock from its first statement to its commit only.
+
+        On the worker's one connection, held for its life, with a Session joined to the transaction for
+        the ORM work some pages need (events, changes): checking a pooled connection out and in, and the
+        Session's own transaction, cost about a third of a new page's store. Nothing is locked in the
+        database until the first write (where SQLite's driver begins the transaction)."""
+        connection = self._connection()
+        try:
             with self.lock.held():
+                transaction = connection.begin()
+                session = Session(bind=connection, expire_on_commit=False, autoflush=False)
                 try:
                     outcome = store_page(session, result, content, self.rules,
                                          report_new_pages=self.report_new_pages)
-                    session.commit()
+                    session.flush()
+                    transaction.commit()
                 except BaseException:
-                    session.rollback()
+                    transaction.rollback()
                     raise
+                finally:
+                    session.close()
+        except DBAPIError as exc:
+            if exc.connection_invalidated:  # the server went away: a new connection for the next page
+                connection.close()
+            raise
         self.commits += 1
         if self.checkpoints and self.commits % CHECKPOINT_EVERY == 0:
-            engine = self.sessions.kw["bind"]
-            with engine.connect() as connection:
-                checkpoint(connection.connection.driver_connection)
+            checkpoint(connection.connection.driver_connection)
         return outcome

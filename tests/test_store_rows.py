@@ -84,3 +84,48 @@ def test_a_snapshots_text_is_stored_whether_prepared_or_not(sessions) -> None:
         with sessions.begin() as session:
             snapshot = session.get(Snapshot, outcome.snapshot_id)
             assert snapshot is not None and decompress(snapshot.text_z).decode() == content.text
+
+
+def test_the_page_workers_store_goes_on_after_its_connection_is_dropped(migrated) -> None:
+    # a page worker keeps one connection for the crawl: when the server drops it (a PostgreSQL restart,
+    # an idle timeout), the next page is stored on a new one, and nothing is lost or stored twice
+    from crawler.items import PageItem
+    from monitor.db import make_engine, make_session_factory
+    from monitor.models import Fetch
+    from monitor.store import StoreRules
+    from pipelines.store import StorePipeline
+
+    engine = make_engine(migrated)
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        upsert_sites(session, [SiteSpec("shop", ("http://127.0.0.1:1/",))])
+        site_id = session.scalars(select(Site.id)).one()
+    store = StorePipeline(migrated, StoreRules(), site_id=site_id)
+    store.open()
+
+    def page(number: int) -> PageItem:
+        body = f"<p>Supports healthy joints {number}.*</p>".encode()
+        item = PageItem(url=f"http://127.0.0.1:1/p{number}.html", final_url=None, status=200,
+                        headers={"content-type": "text/html"}, body=body, fetched_at=datetime.now(UTC),
+                        site="shop", run=None, sha256=f"{number:064x}")
+        item.content = PageContent(text=f"page {number}", fingerprint=f"fp{number}", statements=_statements([{}]))
+        return item
+
+    try:
+        assert store.process_item(page(1)).outcome == "new"
+        assert store.connection is not None
+        if engine.dialect.name == "postgresql":
+            backend = store.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            store.connection.rollback()
+            with engine.connect() as other:
+                assert other.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend)})").scalar()
+        else:
+            store.connection.connection.driver_connection.close()  # type: ignore[union-attr]
+        assert store.process_item(page(2)).outcome == "new"
+        assert store.process_item(page(3)).outcome == "new"
+    finally:
+        store.close()
+    with sessions.begin() as session:
+        page_ids = list(session.scalars(select(Fetch.page_id)))
+        assert len(page_ids) == 3 and len(set(page_ids)) == 3
+    engine.dispose()

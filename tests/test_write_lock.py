@@ -88,10 +88,10 @@ def test_page_workers_checkpoint_the_wal_themselves_outside_the_write_lock(tmp_p
     monkeypatch.setattr(store_module, "CHECKPOINT_EVERY", 2)
     pipeline.open()
     try:
-        assert pipeline.sessions is not None
-        with pipeline.sessions() as session:
+        assert pipeline.engine is not None
+        with pipeline.engine.connect() as connection:
             # SQLite's own checkpoint at the end of a commit is off for the workers' connections
-            assert session.connection().exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+            assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
         for n in range(5):
             pipeline.process_item(PageItem(url=f"http://127.0.0.1:1/p{n}.html", final_url=None, status=404,
                                            headers={}, body=b"", fetched_at=datetime.now(UTC), site="shop", run=None))
