@@ -78,6 +78,9 @@ EXTENSIONS_BASE = {path: order for path, order in _defaults.EXTENSIONS_BASE.item
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.BackoffRetryMiddleware": 550,
 }
+# Scrapy's per-request byte counts (each request serialised again to measure it): every fetch is in the
+# database, with its status, size and time
+DOWNLOADER_STATS = False
 # every request and item the spider yields passes each spider middleware: these two only keep statistics
 # (crawl depth; meta copied between requests), and a crawl is bounded by max_pages and the path prefixes
 SPIDER_MIDDLEWARES = {

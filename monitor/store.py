@@ -13,7 +13,7 @@ import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from sqlalchemy import Insert, Table, bindparam, select
 from sqlalchemy.engine import Dialect
@@ -22,9 +22,11 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from monitor.compression import compress, decompress
-from monitor.diff import StatementChange, diff_statements
 from monitor.models import Body, Change, Event, Fetch, Page, Snapshot, StatementRow, utcnow
 from monitor.statements import Finding, Statement
+
+if TYPE_CHECKING:
+    from monitor.diff import StatementChange
 
 GONE_STATUSES = frozenset({404, 410})
 PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -631,12 +633,16 @@ def _store_page(
             driver.executemany(insert, statement_rows(snapshot_id, content.statements))
 
     changes: list[StatementChange] = []
-    if previous is not None:
-        before = snapshot_statements(session, previous.id)
-        older = [snapshot_statements(session, old.id) for old in history if old.id != previous.id]
-        changes = diff_statements(before, content.statements, history=older[: rules.flap_history])
-    elif created and report_new_pages:
-        changes = diff_statements([], content.statements)
+    if previous is not None or (created and report_new_pages):
+        # only here is the diff needed (with rapidfuzz): a first crawl's page workers never load it
+        from monitor.diff import diff_statements
+
+        if previous is not None:
+            before = snapshot_statements(session, previous.id)
+            older = [snapshot_statements(session, old.id) for old in history if old.id != previous.id]
+            changes = diff_statements(before, content.statements, history=older[: rules.flap_history])
+        else:
+            changes = diff_statements([], content.statements)
     for change in changes:
         session.add(change_row(page, result.run_id, previous.id if previous else None, snapshot_id, change, at))
     page.current_snapshot_id = snapshot_id
