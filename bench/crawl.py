@@ -17,8 +17,8 @@ Targets: b/a >= 0.6; c/a >= 0.9 with validators and >= 0.7 without; (c) < 1 KB/p
 Usage: python bench/crawl.py [--pages 1000] [--repeat 1] [--keep DIR]
 
 With ``--repeat N`` each mode runs N times (a fresh server and database each time) and the figures printed
-are the medians, phase by phase; the ratios are those of the medians. On a shared 2-core machine single
-runs vary by up to 30%.
+are the medians, phase by phase; the ratios are the medians of each run's ratios. On a shared 2-core
+machine single runs vary by up to 30%.
 """
 
 from __future__ import annotations
@@ -322,10 +322,15 @@ def main() -> int:
             phases = [median_phase([run[index] for run in runs]) for index in range(3)]
             raw, first, second = phases
             print(f"\n== served {label}" + (f" (medians of {len(runs)} runs)" if len(runs) > 1 else ""))
+            # each run's ratio compares crawls made minutes apart; their median is the figure reported
+            # (a ratio of medians would set one run's (b) against another's (a) on a machine whose speed drifts)
+            ratios = {name: statistics.median(run[index + 1].rate / run[0].rate for run in runs)
+                      for index, name in enumerate(("b/a", "c/a"))}
             if len(runs) > 1:
                 for index, name in enumerate(("b/a", "c/a")):
-                    ratios = sorted(run[index + 1].rate / run[0].rate for run in runs)
-                    print(f"  {name} of each run: " + " ".join(f"{ratio:.2f}" for ratio in ratios))
+                    each = sorted(run[index + 1].rate / run[0].rate for run in runs)
+                    print(f"  {name} of each run: " + " ".join(f"{ratio:.2f}" for ratio in each)
+                          + f"  (median {ratios[name]:.2f})")
             for phase in phases:
                 line = f"  {phase.name:<34} {phase.pages:>5} pages {phase.seconds:7.2f} s {phase.rate:7.1f} pages/s"
                 line += f"  CPU {phase.cpu_seconds:5.2f} s (server {phase.server_cpu:4.2f} s,"
@@ -337,8 +342,8 @@ def main() -> int:
                     line += f"  db +{phase.db_bytes / max(phase.pages, 1):8.0f} B/page"
                 print(line)
             target_c = 0.9 if validators else 0.7
-            print(f"  b/a = {first.rate / raw.rate:.2f} (target >= 0.6)   "
-                  f"c/a = {second.rate / raw.rate:.2f} (target >= {target_c})   "
+            print(f"  b/a = {ratios['b/a']:.2f} (target >= 0.6)   "
+                  f"c/a = {ratios['c/a']:.2f} (target >= {target_c})   "
                   f"(c) adds {second.db_bytes / max(second.pages, 1):.0f} B/page (target < 1024)")
     finally:
         if args.keep is None:
