@@ -129,3 +129,31 @@ def test_the_page_workers_store_goes_on_after_its_connection_is_dropped(migrated
         page_ids = list(session.scalars(select(Fetch.page_id)))
         assert len(page_ids) == 3 and len(set(page_ids)) == 3
     engine.dispose()
+
+
+def test_every_compressed_value_is_a_frame_of_its_own_from_any_thread() -> None:
+    # one compressor is kept per thread: each stored body or text must still decompress alone, in any
+    # order, however many threads compress at once (the daemon runs crawls in threads)
+    import random
+    import threading
+    import zlib
+
+    from monitor.compression import compress, decompress
+
+    rng = random.Random(7)
+    inputs = [bytes(rng.randrange(256) for _ in range(rng.randrange(0, 3000))) * rng.randrange(1, 20)
+              for _ in range(40)] + [b"", b"90-day money-back guarantee"]
+    results: dict[int, bytes] = {}
+
+    def work(offset: int) -> None:
+        for index in range(offset, len(inputs), 4):
+            results[index] = compress(inputs[index])
+
+    threads = [threading.Thread(target=work, args=(offset,)) for offset in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for index in rng.sample(range(len(inputs)), len(inputs)):
+        assert decompress(results[index]) == inputs[index]
+    assert decompress(zlib.compress(b"stored before zstd")) == b"stored before zstd"
