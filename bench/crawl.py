@@ -234,7 +234,8 @@ def noop_crawl(url_file: Path, work: Path) -> Phase:
     return Phase("a: raw Scrapy no-op", pages, seconds, rss.stop(), 0, cpu, 1)
 
 
-def claimwatch_crawl(name: str, sessions, settings, db_path: Path) -> Phase:  # type: ignore[no-untyped-def]
+def claimwatch_crawl(name: str, sessions, settings, db_path: Path,  # type: ignore[no-untyped-def]
+                     expected: int) -> Phase:
     before = db_size(db_path)
     job = prepare_crawl(sessions, settings, "bench")
     rss = PeakRss()
@@ -247,6 +248,8 @@ def claimwatch_crawl(name: str, sessions, settings, db_path: Path) -> Phase:  # 
                                                                   - cpu_before.children_system)
     if summary.status != "finished":
         raise SystemExit(f"crawl failed: {summary.line()}")
+    if summary.pages < expected:  # a page the workers failed to store is logged, not recorded
+        raise SystemExit(f"only {summary.pages} of {expected} pages stored: see {summary.log_path}")
     peak = rss.stop()
     return Phase(name, summary.pages, seconds, peak, db_size(db_path) - before, cpu, rss.processes,
                  rss.breakdown(), rss.cpu_breakdown())
@@ -284,8 +287,10 @@ def run_mode(site_root: Path, paths: list[str], validators: bool, work: Path) ->
         sessions = make_session_factory(engine)
         with sessions.begin() as session:
             upsert_sites(session, [SiteSpec("bench", (f"{url}/shop/",), ("/shop/",), max_pages=len(paths) + 10)])
-        first = served(lambda: claimwatch_crawl("b: claimwatch crawl (first)", sessions, settings, db_path))
-        second = served(lambda: claimwatch_crawl("c: claimwatch crawl (unchanged)", sessions, settings, db_path))
+        first = served(lambda: claimwatch_crawl("b: claimwatch crawl (first)", sessions, settings, db_path,
+                                                    len(paths)))
+        second = served(lambda: claimwatch_crawl("c: claimwatch crawl (unchanged)", sessions, settings, db_path,
+                                                     len(paths)))
         engine.dispose()
         # the raw crawl again after (b) and (c): the machine's speed drifts, so the baseline brackets them
         after = served(lambda: noop_crawl(url_file, work))

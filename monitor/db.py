@@ -87,14 +87,20 @@ class WriteLock:
         return self._fd
 
     @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
+    def held(self, wait: bool = True) -> Iterator[bool]:
+        """Hold the lock for the ``with`` block, which gets True; with ``wait=False``, False at once
+        (and the lock not held) when another writer has it."""
         fd = self._open()
         if fd is None or fcntl is None:
-            yield
+            yield True
             return
-        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 

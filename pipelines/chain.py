@@ -13,6 +13,7 @@ process.
 
 from __future__ import annotations
 
+import collections
 import gc
 import logging
 import os
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
     from crawler.items import PageItem
     from monitor.config import Settings
+    from monitor.store import FetchResult
     from pipelines.archive import ArchivePipeline
     from pipelines.extract import ExtractPipeline
     from pipelines.normalize import NormalizePipeline
@@ -102,10 +104,29 @@ class PageChain:
         self.archive.close()
 
     def process(self, item: PageItem) -> PageStored:
+        stored = self.finish(self.prepare(item))
+        assert stored is not None
+        return stored
+
+    def prepare(self, item: PageItem) -> Prepared:
+        """Everything before the page's transaction: archive, normalise, extract, the rows to insert."""
         self.pages += 1
-        item = self.archive.process_item(item)
-        item = self.store.process_item(self.extract.process_item(self.normalize.process_item(item)))
-        return PageStored(item.outcome)
+        item = self.extract.process_item(self.normalize.process_item(self.archive.process_item(item)))
+        return Prepared(item, self.store.prepare(item))
+
+    def finish(self, prepared: Prepared, *, wait: bool = True) -> PageStored | None:
+        """The page's transaction; with ``wait=False``, None at once when another worker is writing."""
+        if not self.store.store(prepared.item, prepared.result, wait=wait):
+            return None
+        return PageStored(prepared.item.outcome)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A page through its CPU work, waiting for its transaction (``PageChain.prepare``)."""
+
+    item: PageItem
+    result: FetchResult
 
 
 def close_run(end: RunEnd, db_url: str, engine: Engine | None = None) -> int:
@@ -163,8 +184,9 @@ def preload() -> None:
 
 
 
-def serve_pages(config: ChainConfig, receive: Callable[[], Any], answer: Callable[[bool, Any], None]) -> None:
-    """A page worker (``pipelines.pagepool``): process every item received until end-of-file.
+def serve_pages(config: ChainConfig, receive: Callable[..., Any], answer: Callable[[bool, Any], None]) -> None:
+    """A page worker (``pipelines.pagepool``): process every item received until end-of-file
+    (``receive`` as made by ``pipelines.pageworker.serve``).
 
     Output goes to the crawl's log (never to the progress pipe on stdout). A page that fails is answered
     with the error (as text: not every database exception survives pickling) and logged with its traceback.
@@ -185,8 +207,46 @@ def serve_pages(config: ChainConfig, receive: Callable[[], Any], answer: Callabl
     # leave what start-up loaded (modules, compiled rules) out of every collection
     gc.set_threshold(50_000, 20, 20)
     gc.freeze()
+    # Pages through their CPU work (or their failures), oldest first, waiting for their transaction: when
+    # the other worker holds the write lock and a next page has arrived, that page is worked on instead of
+    # waiting (the crawl process answers a page's futures in the order it sent the pages).
+    from pipelines.pageworker import NOT_READY
+
+    waiting: collections.deque[Prepared | PageFailed] = collections.deque()
+
+    def settle(wait: bool) -> bool:
+        """Answer the oldest waiting page; False (nothing done) when ``wait`` is False and the lock busy."""
+        entry = waiting[0]
+        if isinstance(entry, PageFailed):
+            waiting.popleft()
+            answer(False, entry)
+            return True
+        try:
+            stored = chain.finish(entry, wait=wait)
+        except Exception as exc:  # noqa: BLE001 - one page's failure is that page's, not the crawl's
+            waiting.popleft()
+            log.exception("page %s not stored", entry.item.url)
+            answer(False, PageFailed(f"{type(exc).__name__}: {exc}"))
+            return True
+        if stored is None:
+            return False
+        waiting.popleft()
+        answer(True, stored)
+        return True
+
     try:
-        while (item := receive()) is not None:
+        while True:
+            while waiting and settle(wait=False):
+                pass
+            item = receive(wait=not waiting)
+            if item is NOT_READY:  # nothing else to do: wait for the lock
+                settle(wait=True)
+                continue
+            if item is None or isinstance(item, RunEnd):
+                while waiting:
+                    settle(wait=True)
+            if item is None:
+                break
             if isinstance(item, RunEnd):
                 try:
                     answer(True, close_run(item, config.db_url, chain.store.engine))
@@ -195,12 +255,10 @@ def serve_pages(config: ChainConfig, receive: Callable[[], Any], answer: Callabl
                     answer(False, PageFailed(f"{type(exc).__name__}: {exc}"))
                 continue
             try:
-                stored = chain.process(item)
+                waiting.append(chain.prepare(item))
             except Exception as exc:  # noqa: BLE001 - one page's failure is that page's, not the crawl's
                 log.exception("page %s not stored", getattr(item, "url", "?"))
-                answer(False, PageFailed(f"{type(exc).__name__}: {exc}"))
-            else:
-                answer(True, stored)
+                waiting.append(PageFailed(f"{type(exc).__name__}: {exc}"))
     finally:
         chain.close()
         usage = resource.getrusage(resource.RUSAGE_SELF)

@@ -23,6 +23,7 @@ import contextlib
 import importlib
 import os
 import pickle
+import select
 import struct
 import sys
 import traceback
@@ -56,10 +57,27 @@ def frame(value: Any) -> bytes:
     return HEADER.pack(len(payload)) + payload
 
 
-def serve(items_fd: int, results_fd: int) -> None:
-    """One worker's life once it exists: wait for the job, run it until the items pipe closes."""
+class _NotReady:
+    def __repr__(self) -> str:
+        return "NOT_READY"
 
-    def receive() -> Any | None:
+
+#: What ``receive(wait=False)`` returns when no item has arrived.
+NOT_READY: Any = _NotReady()
+
+
+def serve(items_fd: int, results_fd: int) -> None:
+    """One worker's life once it exists: wait for the job, run it until the items pipe closes.
+
+    The job's ``receive(wait=True)`` returns the next item, or None at end-of-file; with ``wait=False``
+    it returns ``NOT_READY`` at once when nothing has arrived yet (a worker with a page waiting for the
+    database can work on the next meanwhile)."""
+    poller = select.poll()
+    poller.register(items_fd, select.POLLIN | select.POLLHUP)
+
+    def receive(wait: bool = True) -> Any | None:
+        if not wait and not poller.poll(0):
+            return NOT_READY
         header = read_exactly(items_fd, HEADER.size)
         if header is None:
             return None
@@ -169,4 +187,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    os._exit(_status_of(main, sys.argv[1:]))
+    # run as ``pipelines.pageworker``, not as ``__main__``: the jobs import this module by name, and its
+    # objects (NOT_READY) must be the same ones
+    from pipelines import pageworker
+
+    os._exit(pageworker._status_of(pageworker.main, sys.argv[1:]))

@@ -54,6 +54,11 @@ class StorePipeline:
         return self.connection
 
     def process_item(self, item: PageItem) -> PageItem:
+        self.store(item, self.prepare(item))
+        return item
+
+    def prepare(self, item: PageItem) -> FetchResult:
+        """What can be done before the page's transaction: its fetch record, and a new snapshot's rows."""
         assert self.engine is not None, "StorePipeline not opened"
         result = FetchResult(
             site_id=self.site_id, run_id=item.run, url=item.url, fetched_at=item.fetched_at,
@@ -66,12 +71,17 @@ class StorePipeline:
         )
         if item.content is not None and item.content.statements is not None:
             prepare_content(item.content, item.body, self.engine.dialect)  # before the lock: see its docstring
+        return result
+
+    def store(self, item: PageItem, result: FetchResult, *, wait: bool = True) -> bool:
+        """Store a prepared page (``item.outcome`` set); with ``wait=False``, False at once when another
+        writer holds the write lock (nothing done: call again)."""
         # Two workers may create the same page row at once (a redirect target also linked directly): the
         # later transaction fails on the unique (site, url) key and, run again, finds the row the other made.
         # A connection the server dropped (a PostgreSQL restart) fails the page's first attempt only.
         for attempt in (1, 2):
             try:
-                outcome = self._store(result, item.content)
+                outcome = self._store(result, item.content, wait=wait or attempt == 2)
                 break
             except IntegrityError:
                 if attempt == 2:
@@ -79,22 +89,27 @@ class StorePipeline:
             except DBAPIError as exc:
                 if attempt == 2 or not exc.connection_invalidated:
                     raise
+        if outcome is None:
+            return False
         item.outcome = outcome.outcome
         # the body is stored; drop it so the item stays small
         item.body = None
         item.content = None
-        return item
+        return True
 
-    def _store(self, result: FetchResult, content: PageContent | None) -> StoreOutcome:
+    def _store(self, result: FetchResult, content: PageContent | None, *, wait: bool = True) -> StoreOutcome | None:
         """One page's transaction, holding the write lock from its first statement to its commit only.
 
         On the worker's one connection, held for its life, with a Session joined to the transaction for
         the ORM work some pages need (events, changes): checking a pooled connection out and in, and the
         Session's own transaction, cost about a third of a new page's store. Nothing is locked in the
-        database until the first write (where SQLite's driver begins the transaction)."""
+        database until the first write (where SQLite's driver begins the transaction). None, with
+        ``wait=False``, when another writer holds the lock."""
         connection = self._connection()
         try:
-            with self.lock.held():
+            with self.lock.held(wait) as held:
+                if not held:
+                    return None
                 transaction = connection.begin()
                 session = Session(bind=connection, expire_on_commit=False, autoflush=False)
                 try:

@@ -117,3 +117,84 @@ def _locked_elsewhere(path: Path | None) -> bool:
         return False
     finally:
         os.close(fd)
+
+
+def test_held_without_waiting_says_at_once_whether_it_got_the_lock(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'claimwatch.db'}"
+    first, second = WriteLock.for_engine(make_engine(url)), WriteLock.for_engine(make_engine(url))
+    with first.held() as held:
+        assert held
+        started = time.monotonic()
+        with second.held(wait=False) as got:
+            assert not got
+        assert time.monotonic() - started < 0.05
+    with second.held(wait=False) as got:
+        assert got
+    first.close()
+    second.close()
+
+
+def test_a_page_worker_works_on_its_next_page_while_the_lock_is_busy_and_answers_in_order(tmp_path: Path) -> None:
+    # While another writer holds the lock, a page worker with a page ready to store takes its next page
+    # through archive, normalise and extract; once the lock is free both are stored, oldest first, and each
+    # page's answer goes to that page (the crawl process matches answers to pages by their order).
+    import asyncio
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from crawler.items import PageItem
+    from monitor.db import make_session_factory, upgrade
+    from monitor.models import Fetch, Site
+    from monitor.sites import upsert_sites
+    from monitor.watchlist import SiteSpec
+    from pipelines.chain import ChainConfig, serve_pages
+    from pipelines.pagepool import PagePool
+
+    url = f"sqlite:///{tmp_path / 'claimwatch.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        upsert_sites(session, [SiteSpec("shop", ("http://127.0.0.1:1/",))])
+        site_id = session.scalars(select(Site.id)).one()
+
+    def page(name: str, status: int) -> PageItem:
+        body = b"<html><body><p>Supports healthy joints as part of your daily routine.*</p></body></html>"
+        return PageItem(url=f"http://127.0.0.1:1/{name}", final_url=f"http://127.0.0.1:1/{name}", status=status,
+                        headers={"content-type": "text/html"}, body=body, fetched_at=datetime.now(UTC),
+                        site="shop", run=None)
+
+    other_writer = WriteLock.for_engine(engine)
+
+    def archived() -> list[str]:
+        from warcio.archiveiterator import ArchiveIterator
+
+        found = []
+        for path in sorted((tmp_path / "data").rglob("*.warc.gz")):
+            with path.open("rb") as stream:
+                found += [record.rec_headers.get_header("WARC-Target-URI") for record in ArchiveIterator(stream)
+                          if record.rec_type == "response"]
+        return found
+
+    async def crawl() -> list[str | None]:
+        pool = PagePool(1, serve_pages, (ChainConfig(url, site_id=site_id, data_dir=tmp_path / "data"),))
+        pool.start(asyncio.get_running_loop())
+        try:
+            with other_writer.held():
+                futures = [pool.submit(page("gone.html", 404)), pool.submit(page("new.html", 200)),
+                           pool.submit(page("down.html", 503))]
+                await asyncio.sleep(1.0)
+                assert not any(future.done() for future in futures), "stored while the lock was held"
+                # the first page waits for the lock; the second (the pool sends a worker two at a time) is
+                # archived meanwhile
+                assert archived() == ["http://127.0.0.1:1/gone.html", "http://127.0.0.1:1/new.html"]
+            return [stored.outcome for stored in await asyncio.gather(*futures)]
+        finally:
+            pool.close()
+
+    outcomes = asyncio.run(crawl())
+    assert outcomes == ["gone", "new", "error"]
+    with sessions.begin() as session:
+        assert len(session.scalars(select(Fetch)).all()) == 3
+    engine.dispose()
