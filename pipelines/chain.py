@@ -109,9 +109,17 @@ class PageChain:
         return stored
 
     def prepare(self, item: PageItem) -> Prepared:
-        """Everything before the page's transaction: archive, normalise, extract, the rows to insert."""
+        """Everything before the page's transaction: archive, normalise, extract, the rows to insert.
+
+        A page that cannot be archived or analysed is still recorded: its fetch as an error saying why
+        (the page's current snapshot stays; the next crawl tries again), the traceback in the log."""
         self.pages += 1
-        item = self.extract.process_item(self.normalize.process_item(self.archive.process_item(item)))
+        try:
+            item = self.extract.process_item(self.normalize.process_item(self.archive.process_item(item)))
+        except Exception as exc:  # noqa: BLE001 - one page's failure is that page's, not the crawl's
+            log.exception("page %s could not be analysed: recorded as an error", item.url)
+            item.error = f"not analysed: {type(exc).__name__}: {exc}"[:1000]
+            item.content, item.blocks = None, []
         return Prepared(item, self.store.prepare(item))
 
     def finish(self, prepared: Prepared, *, wait: bool = True) -> PageStored | None:

@@ -114,3 +114,52 @@ def test_a_worker_killed_midway_fails_the_run_and_the_next_crawl_completes(run_c
     crawl(run_cli, sqlite_url)
     assert counts(sqlite_url).pages == 38  # 36 HTML pages + manual.bin + missing.html
     assert [r.status for r in runs(sqlite_url)] == ["failed", "finished"]
+
+
+def test_a_page_that_cannot_be_analysed_is_recorded_as_an_error_and_keeps_its_snapshot(sqlite_url, tmp_path,
+                                                                                        monkeypatch) -> None:
+    # an extraction bug on one odd page must not lose its fetch, nor read as the page's statements removed
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from crawler.items import PageItem
+    from monitor.db import make_engine, make_session_factory, upgrade
+    from monitor.models import Fetch, Page, Site
+    from monitor.sites import upsert_sites
+    from monitor.watchlist import SiteSpec
+    from pipelines.chain import ChainConfig, PageChain
+
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        upsert_sites(session, [SiteSpec("shop", ("http://127.0.0.1:1/",))])
+        site_id = session.scalars(select(Site.id)).one()
+
+    def page(text: str) -> PageItem:
+        body = f"<html><body><p>{text}</p></body></html>".encode()
+        return PageItem(url="http://127.0.0.1:1/p.html", final_url="http://127.0.0.1:1/p.html", status=200,
+                        headers={"content-type": "text/html"}, body=body, fetched_at=datetime.now(UTC),
+                        site="shop", run=None)
+
+    chain = PageChain(ChainConfig(sqlite_url, site_id=site_id, data_dir=tmp_path / "data"), worker="w1")
+    chain.open()
+    try:
+        assert chain.process(page("Supports healthy joints as part of your daily routine.*")).outcome == "new"
+
+        def broken(item: PageItem) -> PageItem:
+            raise ValueError("extractor bug")
+
+        monkeypatch.setattr(chain.extract, "process_item", broken)
+        assert chain.process(page("Reverses arthritis in days.")).outcome == "error"
+    finally:
+        chain.close()
+    with sessions.begin() as session:
+        fetches = session.scalars(select(Fetch).order_by(Fetch.id)).all()
+        assert [fetch.outcome for fetch in fetches] == ["new", "error"]
+        assert fetches[1].error == "not analysed: ValueError: extractor bug" and fetches[1].status == 200
+        assert fetches[1].warc_path is not None  # the response is archived all the same
+        stored = session.scalars(select(Page)).one()
+        assert stored.current_snapshot_id is not None and stored.state == "active"
+    engine.dispose()
