@@ -61,7 +61,7 @@ class RunSummary:
     def line(self) -> str:
         text = (f"{self.site}: {self.status}, {self.pages} pages, {self.new_snapshots} new snapshots, "
                 f"{self.changes} changes, {self.errors} errors (run {self.run_id}, log {self.log_path})")
-        return text + (f": {self.detail}" if self.detail and self.status != "finished" else "")
+        return text + (f": {self.detail}" if self.detail else "")
 
 
 @dataclass(slots=True)

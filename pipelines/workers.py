@@ -53,6 +53,7 @@ class PageWorkersPipeline:
         self.pool: PagePool | None = None
         self.chain: PageChain | None = None
         self.failure: str | None = None
+        self.unstored = 0  # pages a worker could not store (each logged with its traceback)
         self.crawler: Crawler | None = None
 
     @classmethod
@@ -102,15 +103,18 @@ class PageWorkersPipeline:
     async def process_item(self, item: PageItem) -> PageItem:
         if self.failure is not None:
             raise DropItem(f"not stored: {self.failure}")
-        if self.pool is None:
-            assert self.chain is not None, "spider not opened"
-            stored = self.chain.process(item)
-        else:
-            try:
+        try:
+            if self.pool is None:
+                assert self.chain is not None, "spider not opened"
+                stored = self.chain.process(item)
+            else:
                 stored = await self.pool.submit(item)
-            except WorkerDied as exc:
-                self._fail(str(exc))
-                raise DropItem(f"not stored: {self.failure}") from None
+        except WorkerDied as exc:
+            self._fail(str(exc))
+            raise DropItem(f"not stored: {self.failure}") from None
+        except Exception:
+            self.unstored += 1  # the database refused it: the run says so, the next crawl fetches it again
+            raise
         self._stored(item, stored)
         return item
 
@@ -137,6 +141,9 @@ class PageWorkersPipeline:
             status, detail = "failed", self.failure
         elif reason == "finished":
             status, detail = "finished", None
+            if self.unstored:
+                detail = (f"{self.unstored} fetched page{'s' if self.unstored > 1 else ''} could not be stored "
+                          "(see the log); the next crawl fetches them again")
         photograph = self.screenshots and status == "finished"
         end = RunEnd(plan.run_id, status, detail, self.settings if photograph else None) if plan else None
         pool, self.pool = self.pool, None

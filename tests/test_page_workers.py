@@ -163,3 +163,22 @@ def test_a_page_that_cannot_be_analysed_is_recorded_as_an_error_and_keeps_its_sn
         stored = session.scalars(select(Page)).one()
         assert stored.current_snapshot_id is not None and stored.state == "active"
     engine.dispose()
+
+
+def test_a_page_the_database_refuses_is_named_in_the_runs_summary(run_cli, sqlite_url, site_server) -> None:
+    # a store that fails (here a trigger refusing one page's fetch row) must not leave a run that reads as
+    # complete: the crawl finishes, the other pages are stored, and the summary says what was not
+    import sqlite3
+
+    server = site_server(SHOP)
+    setup_site(run_cli, sqlite_url, "shop", f"{server.url}/products/", "--allow", "/products/")
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as connection:
+        connection.execute("CREATE TRIGGER refuse_p03 BEFORE INSERT ON fetch WHEN NEW.final_url LIKE '%/p03.html' "
+                           "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+    result = crawl(run_cli, sqlite_url)
+    assert "shop: finished" in result.stderr
+    assert "1 fetched page could not be stored (see the log)" in result.stderr, result.stderr
+    [run] = runs(sqlite_url)
+    assert run.status == "finished" and run.detail and "could not be stored" in run.detail
+    assert "refused by the test" in Path(run.log_path or "").read_text()
+    assert counts(sqlite_url).fetches == run.pages > 25
