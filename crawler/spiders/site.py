@@ -115,7 +115,7 @@ class SiteSpider(scrapy.Spider):
             yield from self._follow(response)
 
     def _follow(self, response: Response) -> Iterator[scrapy.Request]:
-        text = response.text if hasattr(response, "text") else response.body.decode("utf-8", "replace")
+        text = _text(response)
         base_dir = response.url.rsplit("/", 1)[0]
         links, seen = self._links, self.seen
         host = _host(response.url)
@@ -229,6 +229,16 @@ class SiteSpider(scrapy.Spider):
         else:
             message = f"{failure.type.__name__}: {message}"
         yield self._item(url, final_url=None, status=None, headers={}, body=None, error=message)
+
+
+def _text(response: Response) -> str:
+    """The body as text, for its links: decoded directly when it decodes cleanly in its encoding (Scrapy's
+    ``response.text`` costs ~7x as much, replacing what does not decode as it goes)."""
+    encoding = getattr(response, "encoding", None) or "utf-8"
+    try:
+        return response.body.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return response.text if hasattr(response, "text") else response.body.decode("utf-8", "replace")
 
 
 def _host(url: str) -> str:
