@@ -4,7 +4,8 @@
 and a result manager) competing with the reactor for the GIL on every page. Here the event loop itself
 writes each pickled item to a worker's pipe (non-blocking, buffered when the pipe is full) and reads the
 answers when the worker's result pipe is readable (``loop.add_reader``); each worker gets the next item
-as soon as it answered, at most ``depth`` items at a time, so the least busy worker gets the next page.
+as soon as it answered, at most ``depth`` items at a time, so the least busy worker gets the next page
+(three: a worker whose page waits for the write lock has the next ones to work on meanwhile).
 
 The workers come from one ``python -m pipelines.pageworker`` process holding a pair of pipes per worker
 (no multiprocessing: no resource-tracker process, nothing of the parent but its ``sys.path``): it runs the
@@ -259,7 +260,7 @@ def release_prestarted() -> None:
 
 class PagePool:
     def __init__(self, workers: int, target: Callable[..., None], args: tuple[Any, ...], *,
-                 depth: int = 2, preload: str | None = None) -> None:
+                 depth: int = 3, preload: str | None = None) -> None:
         self.size = workers
         self.target = target
         self.args = args

@@ -178,7 +178,8 @@ def test_a_page_worker_works_on_its_next_page_while_the_lock_is_busy_and_answers
         return found
 
     async def crawl() -> list[str | None]:
-        pool = PagePool(1, serve_pages, (ChainConfig(url, site_id=site_id, data_dir=tmp_path / "data"),))
+        pool = PagePool(1, serve_pages, (ChainConfig(url, site_id=site_id, data_dir=tmp_path / "data"),),
+                        depth=2)
         pool.start(asyncio.get_running_loop())
         try:
             with other_writer.held():
@@ -186,7 +187,7 @@ def test_a_page_worker_works_on_its_next_page_while_the_lock_is_busy_and_answers
                            pool.submit(page("down.html", 503))]
                 await asyncio.sleep(1.0)
                 assert not any(future.done() for future in futures), "stored while the lock was held"
-                # the first page waits for the lock; the second (the pool sends a worker two at a time) is
+                # the first page waits for the lock; the second (this pool sends a worker two at a time) is
                 # archived meanwhile
                 assert archived() == ["http://127.0.0.1:1/gone.html", "http://127.0.0.1:1/new.html"]
             return [stored.outcome for stored in await asyncio.gather(*futures)]
