@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from click.testing import Result
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from crawler.items import PageItem
 from monitor.db import make_engine, make_session_factory
 from monitor.models import Body, Change, CrawlRun, Event, Fetch, Page, Snapshot
 
@@ -96,3 +98,31 @@ def start_slow_crawl(run_cli: Callable[..., Result], db: str, server: Any, data_
     env = {**os.environ, "CLAIMWATCH_DATA": str(data_dir), "CLAIMWATCH_THROTTLE_START_DELAY": "0.05"}
     return subprocess.Popen([sys.executable, "-m", "monitor.cli", "--db", db, "crawl"], env=env,
                             stdout=subprocess.DEVNULL, stderr=stderr, text=True, start_new_session=True)
+
+
+def shop_database(db_url: str) -> tuple[Engine, sessionmaker[Session], int]:
+    """A database upgraded to head with one site, "shop" on http://127.0.0.1:1/: its engine, sessions and
+    the site's id (for tests that drive the page chain or the store directly, without a crawl)."""
+    from monitor.db import upgrade
+    from monitor.models import Site
+    from monitor.sites import upsert_sites
+    from monitor.watchlist import SiteSpec
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        upsert_sites(session, [SiteSpec("shop", ("http://127.0.0.1:1/",))])
+        site_id = session.scalars(select(Site.id)).one()
+    return engine, sessions, site_id
+
+
+def shop_page(name: str, status: int = 200,
+              text: str = "Supports healthy joints as part of your daily routine.*") -> PageItem:
+    """A fetched HTML page of the "shop" site, as the spider hands it to the page chain."""
+    from datetime import UTC, datetime
+
+    url = f"http://127.0.0.1:1/{name}"
+    return PageItem(url=url, final_url=url, status=status, headers={"content-type": "text/html"},
+                    body=f"<html><body><p>{text}</p></body></html>".encode(), fetched_at=datetime.now(UTC),
+                    site="shop", run=None)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from crawlkit import counts, crawl, runs, setup_site, start_slow_crawl
+from crawlkit import counts, crawl, runs, setup_site, shop_database, shop_page, start_slow_crawl
 
 SHOP = Path(__file__).resolve().parent / "sites" / "crawl"
 
@@ -119,40 +119,23 @@ def test_a_worker_killed_midway_fails_the_run_and_the_next_crawl_completes(run_c
 def test_a_page_that_cannot_be_analysed_is_recorded_as_an_error_and_keeps_its_snapshot(sqlite_url, tmp_path,
                                                                                         monkeypatch) -> None:
     # an extraction bug on one odd page must not lose its fetch, nor read as the page's statements removed
-    from datetime import UTC, datetime
-
     from sqlalchemy import select
 
     from crawler.items import PageItem
-    from monitor.db import make_engine, make_session_factory, upgrade
-    from monitor.models import Fetch, Page, Site
-    from monitor.sites import upsert_sites
-    from monitor.watchlist import SiteSpec
+    from monitor.models import Fetch, Page
     from pipelines.chain import ChainConfig, PageChain
 
-    engine = make_engine(sqlite_url)
-    upgrade(engine)
-    sessions = make_session_factory(engine)
-    with sessions.begin() as session:
-        upsert_sites(session, [SiteSpec("shop", ("http://127.0.0.1:1/",))])
-        site_id = session.scalars(select(Site.id)).one()
-
-    def page(text: str) -> PageItem:
-        body = f"<html><body><p>{text}</p></body></html>".encode()
-        return PageItem(url="http://127.0.0.1:1/p.html", final_url="http://127.0.0.1:1/p.html", status=200,
-                        headers={"content-type": "text/html"}, body=body, fetched_at=datetime.now(UTC),
-                        site="shop", run=None)
-
+    engine, sessions, site_id = shop_database(sqlite_url)
     chain = PageChain(ChainConfig(sqlite_url, site_id=site_id, data_dir=tmp_path / "data"), worker="w1")
     chain.open()
     try:
-        assert chain.process(page("Supports healthy joints as part of your daily routine.*")).outcome == "new"
+        assert chain.process(shop_page("p.html")).outcome == "new"
 
         def broken(item: PageItem) -> PageItem:
             raise ValueError("extractor bug")
 
         monkeypatch.setattr(chain.extract, "process_item", broken)
-        assert chain.process(page("Reverses arthritis in days.")).outcome == "error"
+        assert chain.process(shop_page("p.html", text="Reverses arthritis in days.")).outcome == "error"
     finally:
         chain.close()
     with sessions.begin() as session:

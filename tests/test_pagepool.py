@@ -128,38 +128,17 @@ def test_prestarted_workers_preload_once_then_take_the_pools_job() -> None:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked workers are adopted on Linux")
-def test_every_worker_is_reaped_with_its_exit_status_forked_ones_too() -> None:
+@pytest.mark.parametrize(("ending", "status"), [("die", 3), ("exit", 4), ("crash", 1)])
+def test_every_worker_is_reaped_with_its_exit_status_forked_ones_too(ending: str, status: int) -> None:
+    # the workers end with os._exit (no interpreter teardown): the status must still be the one their
+    # target gave (os._exit, SystemExit, an uncaught exception), the preloading worker's as the forked one's
     async def main() -> list:
         pool = PagePool(2, echo, ("t",))
         pool.start(asyncio.get_running_loop())
         try:
             await asyncio.gather(*(pool.submit(n) for n in range(4)))
             processes = [worker.process for worker in pool.workers]
-            # one "die" for each worker: the least busy one takes the next item
-            await asyncio.gather(pool.submit("die"), pool.submit("die"), return_exceptions=True)
-        finally:
-            pool.close()
-        return processes
-
-    processes = run(main())
-    assert len({process.pid for process in processes}) == 2
-    assert any(isinstance(process, ForkedProcess) for process in processes)
-    assert [process.exitcode for process in processes] == [3, 3]
-    for process in processes:  # reaped: no zombie left behind
-        assert not Path(f"/proc/{process.pid}").exists(), f"worker {process.pid} was not waited for"
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked workers are adopted on Linux")
-@pytest.mark.parametrize(("ending", "status"), [("exit", 4), ("crash", 1)])
-def test_a_worker_that_ends_early_exits_with_the_status_its_target_gave(ending: str, status: int) -> None:
-    # the workers end with os._exit (no interpreter teardown): the status must still be the target's,
-    # for the preloading worker as for the forked one
-    async def main() -> list:
-        pool = PagePool(2, echo, ("t",))
-        pool.start(asyncio.get_running_loop())
-        try:
-            await asyncio.gather(*(pool.submit(n) for n in range(4)))
-            processes = [worker.process for worker in pool.workers]
+            # one ending for each worker: the least busy one takes the next item
             await asyncio.gather(pool.submit(ending), pool.submit(ending), return_exceptions=True)
         finally:
             pool.close()
@@ -167,7 +146,10 @@ def test_a_worker_that_ends_early_exits_with_the_status_its_target_gave(ending: 
 
     processes = run(main())
     assert len({process.pid for process in processes}) == 2
+    assert any(isinstance(process, ForkedProcess) for process in processes)
     assert [process.exitcode for process in processes] == [status, status]
+    for process in processes:  # reaped: no zombie left behind
+        assert not Path(f"/proc/{process.pid}").exists(), f"worker {process.pid} was not waited for"
 
 
 def children() -> set[int]:

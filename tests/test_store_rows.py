@@ -89,25 +89,20 @@ def test_a_snapshots_text_is_stored_whether_prepared_or_not(sessions) -> None:
 def test_the_page_workers_store_goes_on_after_its_connection_is_dropped(migrated) -> None:
     # a page worker keeps one connection for the crawl: when the server drops it (a PostgreSQL restart,
     # an idle timeout), the next page is stored on a new one, and nothing is lost or stored twice
+    from crawlkit import shop_database, shop_page
+
     from crawler.items import PageItem
-    from monitor.db import make_engine, make_session_factory
     from monitor.models import Fetch
     from monitor.store import StoreRules
     from pipelines.store import StorePipeline
 
-    engine = make_engine(migrated)
-    sessions = make_session_factory(engine)
-    with sessions.begin() as session:
-        upsert_sites(session, [SiteSpec("shop", ("http://127.0.0.1:1/",))])
-        site_id = session.scalars(select(Site.id)).one()
+    engine, sessions, site_id = shop_database(migrated)
     store = StorePipeline(migrated, StoreRules(), site_id=site_id)
     store.open()
 
     def page(number: int) -> PageItem:
-        body = f"<p>Supports healthy joints {number}.*</p>".encode()
-        item = PageItem(url=f"http://127.0.0.1:1/p{number}.html", final_url=None, status=200,
-                        headers={"content-type": "text/html"}, body=body, fetched_at=datetime.now(UTC),
-                        site="shop", run=None, sha256=f"{number:064x}")
+        item = shop_page(f"p{number}.html", text=f"Supports healthy joints {number}.*")
+        item.sha256 = f"{number:064x}"
         item.content = PageContent(text=f"page {number}", fingerprint=f"fp{number}", statements=_statements([{}]))
         return item
 

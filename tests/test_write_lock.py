@@ -139,31 +139,16 @@ def test_a_page_worker_works_on_its_next_page_while_the_lock_is_busy_and_answers
     # through archive, normalise and extract; once the lock is free both are stored, oldest first, and each
     # page's answer goes to that page (the crawl process matches answers to pages by their order).
     import asyncio
-    from datetime import UTC, datetime
 
+    from crawlkit import shop_database, shop_page
     from sqlalchemy import select
 
-    from crawler.items import PageItem
-    from monitor.db import make_session_factory, upgrade
-    from monitor.models import Fetch, Site
-    from monitor.sites import upsert_sites
-    from monitor.watchlist import SiteSpec
+    from monitor.models import Fetch
     from pipelines.chain import ChainConfig, serve_pages
     from pipelines.pagepool import PagePool
 
     url = f"sqlite:///{tmp_path / 'claimwatch.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    sessions = make_session_factory(engine)
-    with sessions.begin() as session:
-        upsert_sites(session, [SiteSpec("shop", ("http://127.0.0.1:1/",))])
-        site_id = session.scalars(select(Site.id)).one()
-
-    def page(name: str, status: int) -> PageItem:
-        body = b"<html><body><p>Supports healthy joints as part of your daily routine.*</p></body></html>"
-        return PageItem(url=f"http://127.0.0.1:1/{name}", final_url=f"http://127.0.0.1:1/{name}", status=status,
-                        headers={"content-type": "text/html"}, body=body, fetched_at=datetime.now(UTC),
-                        site="shop", run=None)
+    engine, sessions, site_id = shop_database(url)
 
     other_writer = WriteLock.for_engine(engine)
 
@@ -183,8 +168,8 @@ def test_a_page_worker_works_on_its_next_page_while_the_lock_is_busy_and_answers
         pool.start(asyncio.get_running_loop())
         try:
             with other_writer.held():
-                futures = [pool.submit(page("gone.html", 404)), pool.submit(page("new.html", 200)),
-                           pool.submit(page("down.html", 503))]
+                futures = [pool.submit(shop_page("gone.html", 404)), pool.submit(shop_page("new.html")),
+                           pool.submit(shop_page("down.html", 503))]
                 await asyncio.sleep(1.0)
                 assert not any(future.done() for future in futures), "stored while the lock was held"
                 # the first page waits for the lock; the second (this pool sends a worker two at a time) is
