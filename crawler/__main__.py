@@ -8,7 +8,6 @@ first downloads. The item pipeline (``pipelines.workers``) adopts them.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
@@ -35,20 +34,13 @@ def main(argv: list[str]) -> None:
         prestart(workers, PRELOAD)
     from scrapy.cmdline import execute
 
-    try:
-        execute(["scrapy", *argv])
-    except SystemExit as exc:  # how Scrapy's command line always ends
-        status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    else:
-        status = 0
+    from pipelines.pageworker import status_of
+
+    status = status_of(execute, ["scrapy", *argv])  # Scrapy's command line ends with SystemExit
     # The crawl is over (the reactor stopped, the page workers reaped): end without the interpreter's
     # teardown, which frees Scrapy's and Twisted's objects one by one while `claimwatch crawl` waits.
     logging.shutdown()  # the crawl's log file
-    for stream in (sys.stdout, sys.stderr):  # the progress pipe
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
     os._exit(status)
-
 
 if __name__ == "__main__":
     main(sys.argv[1:])

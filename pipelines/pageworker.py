@@ -142,7 +142,7 @@ def run(pairs: list[tuple[int, int]], preload: str | None = None) -> int:
                     os.close(fd)
             read_exactly(go_fd, 1)  # end-of-file: the hello naming this process has been written
             os.close(go_fd)
-            os._exit(_status_of(serve, *pair))
+            os._exit(status_of(serve, *pair))
         write_all(pair[1], frame((HELLO, pid)))
         os.close(go_fd)
         for fd in pair:
@@ -152,10 +152,11 @@ def run(pairs: list[tuple[int, int]], preload: str | None = None) -> int:
     return 0
 
 
-def _status_of(function: Callable[..., int | None], *args: Any) -> int:
-    """Run ``function``; the exit status it would have given the process (flushing the standard streams,
-    for an ``os._exit`` to follow: a worker ends without the interpreter's teardown, ~0.1 s of freeing
-    what the chain loaded, which the crawl process would wait for; every file is closed by then)."""
+def status_of(function: Callable[..., int | None], *args: Any) -> int:
+    """Run ``function``; the exit status it would have given the process, with the standard streams
+    flushed, for an ``os._exit`` to follow. The page workers and the crawl process end that way, without
+    the interpreter's teardown (~0.1 s of freeing what they loaded, which whoever waits for them would
+    wait for); their files are closed by then."""
     status = 0
     try:
         status = function(*args) or 0
@@ -191,4 +192,4 @@ if __name__ == "__main__":
     # objects (NOT_READY) must be the same ones
     from pipelines import pageworker
 
-    os._exit(pageworker._status_of(pageworker.main, sys.argv[1:]))
+    os._exit(pageworker.status_of(pageworker.main, sys.argv[1:]))
