@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.extract.reasons import describe_reason
 from monitor.models import Change, Event, Fetch, Page, Site, Snapshot, StatementRow
 from monitor.statements import SEVERITIES, severity_rank
 
@@ -46,7 +47,7 @@ def export_pages(session: Session, site: str | None = None) -> dict[str, Any]:
                                    .order_by(StatementRow.snapshot_id, StatementRow.position)):
             statements[row.snapshot_id].append({
                 "kind": row.kind, "type": row.type, "text": row.text, "severity": row.severity,
-                "attributes": row.attributes or {},
+                "attributes": row.attributes or {}, "reason": describe_reason(row.rule, row.matched),
             })
     # fetched_at/status/sha256 are those of the fetch that first saw this version: its raw body is kept
     # under that SHA-256 (the evidence); last_checked_at is the latest successful fetch of the page
@@ -66,7 +67,7 @@ def export_pages(session: Session, site: str | None = None) -> dict[str, Any]:
 
 
 CSV_COLUMNS = ("url", "site", "fetched_at", "status", "sha256", "position", "kind", "type", "severity", "text",
-               "attributes")
+               "attributes", "reason")
 
 
 def pages_to_csv(document: dict[str, Any]) -> str:
@@ -77,10 +78,11 @@ def pages_to_csv(document: dict[str, Any]) -> str:
     for page in document["pages"]:
         base = [page["url"], page["site"], page["fetched_at"], page["status"], page["sha256"]]
         if not page["statements"]:
-            writer.writerow([*base, "", "", "", "", "", ""])
+            writer.writerow([*base, "", "", "", "", "", "", ""])
         for position, statement in enumerate(page["statements"]):
             writer.writerow([*base, position, statement["kind"], statement["type"], statement["severity"],
-                             statement["text"], json.dumps(statement["attributes"], sort_keys=True)])
+                             statement["text"], json.dumps(statement["attributes"], sort_keys=True),
+                             statement.get("reason", "")])
     return out.getvalue()
 
 

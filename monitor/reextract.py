@@ -16,9 +16,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.diff import diff_statements
-from monitor.extract import EXTRACTOR_VERSION, extract_statements, page_findings
+from monitor.extract import analyse_page, extractor_version
 from monitor.models import Change, Fetch, Page, Site, Snapshot, StatementRow, utcnow
-from monitor.normalize import html_to_blocks
 from monitor.statements import Statement
 from monitor.store import (
     change_row,
@@ -46,7 +45,8 @@ def reextract_page(session: Session, page: Page, *, force: bool = False, now: da
     summary = summary or ReextractSummary()
     now = now or utcnow()
     snapshots = list(session.scalars(select(Snapshot).where(Snapshot.page_id == page.id).order_by(Snapshot.id)))
-    stale = [s for s in snapshots if force or s.extractor_version != EXTRACTOR_VERSION]
+    version = extractor_version()
+    stale = [s for s in snapshots if force or s.extractor_version != version]
     if not stale:
         return summary
     summary.pages += 1
@@ -56,13 +56,14 @@ def reextract_page(session: Session, page: Page, *, force: bool = False, now: da
         if body is None:
             summary.skipped += 1
             continue
-        statements = extract_statements(html_to_blocks(body))
+        analysis = analyse_page(body)
+        statements = analysis.statements
         session.execute(delete(StatementRow).where(StatementRow.snapshot_id == snapshot.id))
         if statements:
             session.execute(insert_statements(), statement_rows(snapshot.id, statements))
         snapshot.statements_hash = statements_hash(statements)
-        snapshot.findings = [finding_dict(finding) for finding in page_findings(statements)]
-        snapshot.extractor_version = EXTRACTOR_VERSION
+        snapshot.findings = [finding_dict(finding) for finding in analysis.findings]
+        snapshot.extractor_version = version
         summary.snapshots += 1
     session.flush()
     _recompute_changes(session, page, snapshots, now, summary)

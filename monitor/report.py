@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor import resources
+from monitor.extract.reasons import describe_reason
 from monitor.models import Change, Event, Fetch, Page, Site, Snapshot, StatementRow
 from monitor.statements import SEVERITIES, severity_rank
 
@@ -119,6 +120,7 @@ class ChangeItem:
     delta: tuple[str, ...]  # plain sentences: "90 -> 30 days", "conditions added: less shipping"
     detected_at: datetime
     evidence: Evidence
+    reason: str = ""  # why the statement is what it is: the rule, or the model's strongest features
 
     @property
     def badge(self) -> str:
@@ -303,6 +305,7 @@ def build_report(
 
     change_rows = [(row[0], row[1]) for row in session.execute(change_query)]
     evidence = _evidence(session, [change for change, _ in change_rows])
+    reasons = _reasons(session, [change for change, _ in change_rows])
     changes = [
         ChangeItem(
             id=change.id,
@@ -319,6 +322,7 @@ def build_report(
             delta=describe_delta(change.delta or {}),
             detected_at=change.detected_at,
             evidence=evidence[change.id],
+            reason=reasons.get(change.id, ""),
         )
         for change, url in change_rows
     ]
@@ -366,6 +370,28 @@ def _inline(value: Any) -> tuple[tuple[str, str], ...]:
         if isinstance(part, list | tuple) and len(part) == 2 and part[0] in ("equal", "insert", "delete"):
             parts.append((str(part[0]), str(part[1])))
     return tuple(parts)
+
+
+def _reasons(session: Session, changes: Sequence[Change]) -> dict[int, str]:
+    """Each change's statement reason, from the snapshot that holds the statement (the new one, or the old one
+    for a removal)."""
+    wanted: dict[tuple[int, str], list[int]] = {}
+    for change in changes:
+        snapshot_id, text = ((change.after_snapshot_id, change.after) if change.after is not None
+                             else (change.before_snapshot_id, change.before))
+        if snapshot_id and text is not None:
+            wanted.setdefault((snapshot_id, text), []).append(change.id)
+    reasons: dict[int, str] = {}
+    snapshot_ids = sorted({snapshot_id for snapshot_id, _text in wanted})
+    for start in range(0, len(snapshot_ids), 500):
+        rows = session.execute(
+            select(StatementRow.snapshot_id, StatementRow.text, StatementRow.rule, StatementRow.matched)
+            .where(StatementRow.snapshot_id.in_(snapshot_ids[start:start + 500]))
+        )
+        for snapshot_id, text, rule, matched in rows:
+            for change_id in wanted.get((snapshot_id, text), ()):
+                reasons.setdefault(change_id, describe_reason(rule, matched))
+    return reasons
 
 
 def _evidence(session: Session, changes: Sequence[Change]) -> dict[int, Evidence]:

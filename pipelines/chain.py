@@ -175,16 +175,21 @@ PRELOAD = "pipelines.chain:preload"
 
 def preload() -> None:
     """What a page worker does while the crawl process is still starting: import the chain's modules and
-    build the tables every page needs (extraction rules, the HTML parser, the ORM mappers)."""
+    build the tables every page needs (extraction rules, the statement model, the disease vocabulary, the
+    HTML parser, the ORM mappers)."""
     from sqlalchemy.dialects import sqlite  # noqa: F401 - the default database's dialect
     from sqlalchemy.orm import configure_mappers
 
+    from monitor.extract.model import load_model
     from monitor.extract.rules import compiled
+    from monitor.extract.vocabulary import vocabulary
     from monitor.normalize import _attribute_patterns, _html_parser
     from monitor.warc import record_codec
     from pipelines import archive, extract, normalize, store  # noqa: F401
 
     compiled()
+    load_model()
+    vocabulary()
     record_codec()
     _attribute_patterns()
     _html_parser()

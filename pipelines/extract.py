@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from crawler.items import PageItem
-from monitor.extract import EXTRACTOR_VERSION, extract_statements, page_findings
+from monitor.extract import analyse_page, extractor_version
 
 
 class ExtractPipeline:
@@ -11,9 +11,9 @@ class ExtractPipeline:
         content = item.content
         if content is None or content.fingerprint == item.known_fingerprint:
             return item
-        statements = extract_statements(item.blocks)
-        content.statements = statements
-        content.findings = page_findings(statements)
-        content.extractor_version = EXTRACTOR_VERSION
+        analysis = analyse_page(item.body or b"", item.blocks, item.encoding)
+        content.statements = analysis.statements
+        content.findings = analysis.findings
+        content.extractor_version = extractor_version()
         item.blocks = []  # not needed past this point; keep memory flat
         return item

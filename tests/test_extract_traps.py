@@ -70,7 +70,8 @@ def test_claims_inside_testimonials_are_testimonials_and_disease_outcomes_are_hi
     ]
     (statement,) = extract_statements(blocks)
     assert (statement.kind, statement.type) == ("claim", "testimonial")
-    assert "Dana" in statement.text  # quote and attribution stay together
+    # one statement per quote: the reviewer is an attribute, not part of the text (so a new byline is no change)
+    assert "Dana" not in statement.text and statement.attributes["reviewer"] == "Dana, Ohio"
     assert statement.severity == "high"
     assert statement.attributes["disease_outcome"] is True
 

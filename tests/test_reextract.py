@@ -10,7 +10,7 @@ from crawlkit import counts, crawl, setup_site
 from sqlalchemy import delete, select, update
 
 from monitor.db import make_engine, make_session_factory
-from monitor.extract import EXTRACTOR_VERSION
+from monitor.extract import extractor_version
 from monitor.models import Change, Snapshot, StatementRow, utcnow
 
 DEMO = Path(__file__).resolve().parent.parent / "monitor" / "demo_sites"
@@ -60,7 +60,7 @@ def test_reextract_restores_statements_and_reports_nothing_new(run_cli, db_url, 
         versions = set(session.scalars(select(Snapshot.extractor_version)))
         unreported = session.scalars(select(Change).where(Change.reported_at.is_(None))).all()
     engine.dispose()
-    assert versions == {EXTRACTOR_VERSION}
+    assert versions == {extractor_version()}
     assert unreported == [], "a rules upgrade was queued for analysts as a site change"
 
     # already current: a second run touches nothing

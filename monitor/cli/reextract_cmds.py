@@ -3,7 +3,7 @@ from __future__ import annotations
 import click
 
 from monitor.cli.app import App, pass_app
-from monitor.extract import EXTRACTOR_VERSION
+from monitor.extract import extractor_version
 from monitor.reextract import reextract
 
 
@@ -23,7 +23,7 @@ def reextract_command(app: App, site: str | None, force: bool) -> None:
     """
     summary = reextract(app.sessions(), site=site, force=force)
     click.echo(
-        f"re-extracted {summary.snapshots} snapshots of {summary.pages} pages with rules {EXTRACTOR_VERSION}"
+        f"re-extracted {summary.snapshots} snapshots of {summary.pages} pages with extractor {extractor_version()}"
         f" ({summary.skipped} without a stored body); changes {summary.changes_before} -> {summary.changes_after}",
         err=True,
     )

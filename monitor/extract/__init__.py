@@ -5,28 +5,55 @@
     ...                                                 Block("Shipping is free.")])]
     [('claim', 'structure_function')]
 
-Pure functions, no I/O. Stages, one module each: ``segmentation`` (blocks -> units), ``classification``
-(units -> kind/type + rule + matched words, by the tables in ``lexicon``), ``attributes``, ``severity``,
-``findings`` (page level), ``keys`` (the cross-snapshot key). See docs/extraction.md.
+Pure functions, no I/O (the model is read from the package once). Stages, one module each:
+``segmentation`` (blocks -> units: every sentence, bullet, cell and testimonial quote is a candidate),
+``features`` (a unit and its context -> tokens, including what the hand-written rules of
+``classification`` and the disease ``vocabulary`` say of it), ``model`` (tokens -> "none" or kind/type,
+with the reasons), ``attributes``, ``severity``, ``findings`` (page level), ``keys`` (the cross-snapshot
+key). Rules still decide where rules are right: the DSHEA text, volatile counters (never statements),
+negated guarantees, and every attribute. See docs/extraction.md.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
-from monitor.extract.attributes import dshea_attributes, guarantee_attributes
-from monitor.extract.classification import Classification, classify_cached
+from monitor.extract.attributes import disease_attributes, dshea_attributes, guarantee_attributes, renewal_days
+from monitor.extract.classification import Classification
+from monitor.extract.features import Candidate, candidate_tokens, rule_classification
 from monitor.extract.findings import page_findings
 from monitor.extract.keys import counter_free_key, fold, statement_key
+from monitor.extract.model import NONE, Prediction, load_model
+from monitor.extract.rules import compiled, prefixes
 from monitor.extract.segmentation import Unit, segment
 from monitor.extract.severity import statement_severity
-from monitor.statements import Block, Statement
+from monitor.extract.vocabulary import disease_mentions
+from monitor.statements import Block, Finding, Statement
 
-__all__ = ["EXTRACTOR_VERSION", "clear_caches", "extract_statements", "page_findings", "statement_key"]
+__all__ = ["RULES_VERSION", "PageAnalysis", "analyse_page", "clear_caches", "extract_statements",
+           "extractor_version", "page_findings", "statement_key"]
 
-# bump whenever rules, lexicons or segmentation change: stored statements are re-extracted under it
-EXTRACTOR_VERSION = "2024.1"
+# bump whenever rules, lexicons, vocabulary, features or segmentation change: stored statements are
+# re-extracted under the new version (the model's own version is appended by ``extractor_version``)
+RULES_VERSION = "2026.1"
+_DSHEA_RULES = frozenset({"dshea_evaluated", "dshea_not_intended"})
+_AUTHORITY_WORDS = (
+    ("fda", "fda"), ("food and drug", "fda"), ("government", "government"), ("nih", "government"),
+    ("doctor", "physician"), ("dr ", "physician"), ("dr.", "physician"), ("physician", "physician"),
+    ("m.d", "physician"), ("pharmacist", "physician"), ("nutritionist", "physician"),
+    ("dietitian", "physician"), ("certified", "certification"), ("gmp", "certification"),
+    ("nsf", "certification"), ("usp", "certification"), ("association", "organization"),
+    ("society", "organization"), ("foundation", "organization"), ("celebrity", "celebrity"),
+)
+
+
+def extractor_version() -> str:
+    """The version stored with every snapshot's statements: the rules' and the model's."""
+    return f"{RULES_VERSION}+model.{load_model().version}"
 
 
 def _merge(
@@ -34,9 +61,14 @@ def _merge(
 ) -> tuple[Unit, Classification]:
     unit, found = first
     text = f"{unit.text} {second[0].text}"
-    merged_unit = Unit(text, unit.block, unit.tag, unit.region, unit.testimonial, unit.guarantee_box)
-    is_dshea = found.kind == "disclaimer"
-    attributes = dshea_attributes(text) if is_dshea else guarantee_attributes(fold(text))
+    merged_unit = Unit(text, unit.block, unit.tag, unit.region, unit.testimonial, unit.guarantee_box, unit.context,
+                       unit.section, unit.card)
+    if found.kind == "disclaimer":
+        attributes = dshea_attributes(text)
+    elif found.kind == "guarantee":
+        attributes = _attributes(found.kind, found.type, text, fold(text), None)
+    else:
+        attributes = found.attributes
     merged = Classification(found.kind, found.type, found.rule, found.matched + second[1].matched, attributes)
     return merged_unit, merged
 
@@ -46,6 +78,10 @@ def _keeps_together(previous: tuple[Unit, Classification], current: tuple[Unit, 
     # the two-sentence DSHEA disclaimer, even when split over two blocks
     if prev.rule == "dshea_evaluated" and found.rule == "dshea_not_intended":
         return unit.block - prev_unit.block <= 1
+    # a run of short fragments of one kind in one block: "No jitters. No crash. No side effects."
+    if (unit.block == prev_unit.block and not unit.testimonial and prev.kind == found.kind == "claim"
+            and prev.type == found.type and len(unit.text.split()) <= 4 and len(prev_unit.text.split()) <= 12):
+        return True
     # a guarantee and the terms that follow it in the same paragraph
     return (
         prev.kind == "guarantee"
@@ -70,17 +106,169 @@ def clear_caches() -> None:
     clear_cache()
     _split_cached.cache_clear()
     _key.cache_clear()
+    _CACHE.clear()
 
 
-def extract_statements(blocks: Sequence[Block]) -> list[Statement]:
-    """Every claim, guarantee and disclaimer of a page, in page order (positions 0..n-1)."""
+def is_volatile(folded: str) -> bool:
+    """Counters, stock, timers, "just ordered", timestamps: page noise that is never a statement."""
+    return bool(compiled().noise.search(folded))
+
+
+_CRITERION_OF_RULE = {"drug_substitute": "drug_substitute", "drug_class": "drug_class",
+                      "treats_named_disease": "named_disease"}
+
+
+def _authority(folded: str) -> str | None:
+    return next((name for word, name in _AUTHORITY_WORDS if word in folded), None)
+
+
+def _attributes(kind: str, type_: str, text: str, folded: str, rules: Classification | None) -> dict[str, Any]:
+    if kind == "guarantee":
+        attributes = guarantee_attributes(folded)
+        if type_ == "other" and attributes["days"] is None and not attributes.get("lifetime"):
+            attributes["days"] = renewal_days(folded)  # auto-ship and trial terms: their cycle
+        return attributes
+    if kind == "disclaimer" and type_ == "fda":
+        return dshea_attributes(text)
+    if kind != "claim":
+        return {}
+    agreed = rules is not None and rules.kind == kind and rules.type == type_
+    mentions = disease_mentions(folded) if type_ in ("disease", "testimonial") else []
+    if type_ == "disease":
+        rule = rules.rule if agreed and rules is not None else ""
+        criterion = _CRITERION_OF_RULE.get(rule, "named_disease" if mentions else "implied")
+        attributes = disease_attributes(folded, criterion)
+        if not attributes["terms"]:  # the hand lexicon's names first; ICD-10-CM and lay words otherwise
+            attributes["terms"] = list(dict.fromkeys(m.term for m in mentions))
+        attributes["serious"] = bool(attributes["serious"] or any(m.serious for m in mentions))
+        attributes["icd10cm"] = sorted({m.code for m in mentions})
+        return attributes
+    if type_ == "testimonial":
+        substitute = rules is not None and rules.rule == "drug_substitute"
+        named = [m for m in mentions if m.group != "symptom"]
+        attributes = {"disease_outcome": bool(named or substitute or (agreed and rules is not None
+                                                                         and rules.attributes.get("disease_outcome")))}
+        if mentions:
+            attributes["terms"] = [m.term for m in mentions]
+            attributes["serious"] = any(m.serious for m in mentions)
+        return attributes
+    if type_ == "authority":
+        if agreed and rules is not None:
+            return dict(rules.attributes)
+        return {"authority": _authority(folded)}
+    return {}
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    kind: str
+    type: str
+    rule: str
+    matched: tuple[str, ...]
+    attributes: dict[str, Any]
+
+
+def _decision(candidate: Candidate, rules: Classification | None, prediction: Prediction | None) -> _Decision | None:
+    folded = fold(candidate.text)
+    # rules that decide on their own: the DSHEA text, and negated guarantees ("not guaranteed to...")
+    if rules is not None and rules.rule in _DSHEA_RULES:
+        return _Decision("disclaimer", "fda", rules.rule, rules.matched, dict(rules.attributes))
+    if prediction is None or prediction.label == NONE:
+        return None
+    kind, type_ = prediction.kind, prediction.type
+    # "is not guaranteed to stop every cramp": a hedge, not a promise (unless the rules see a disclaimer in it)
+    if kind != "disclaimer" and rules is None and compiled().guarantee_negation.search(folded):
+        return None
+    agreed = rules is not None and rules.kind == kind and rules.type == type_
+    if kind == "claim" and rules is None and not candidate.testimonial and _plain_fact(candidate, folded):
+        return None
+    rule = rules.rule if agreed and rules is not None else "model"
+    attributes = _attributes(kind, type_, candidate.text, folded, rules)
+    matched = rules.matched if agreed and rules is not None else prediction.reasons
+    return _Decision(kind, type_, rule, matched, attributes)
+
+
+def _decide_all(candidates: Sequence[Candidate]) -> list[_Decision | None]:
+    """Decisions for many candidates at once (the model predicts in one batch)."""
+    rules = [rule_classification(candidate) for candidate in candidates]
+    tokens = [candidate_tokens(candidate, found) for candidate, found in zip(candidates, rules, strict=True)]
+    predictions = load_model().predict(tokens)
+    return [_decision(c, r, p) for c, r, p in zip(candidates, rules, predictions, strict=True)]
+
+
+# explicit traps (TAXONOMY.md): plain facts are not claims, whatever their words
+_ROLE_FACT = re.compile(r"\bplays? (?:a|an) (?:\w+ )?role in\b|\bis (?:responsible for|involved in)\b")
+_PREVALENCE = re.compile(
+    r"^(?:studies|research|surveys?|data) (?:show|suggest|find|estimate)s? (?:that )?(?:about |around |up to |nearly "
+    r"|roughly |over |more than |as many as )?(?:\d+%|one in \w+|a (?:third|quarter|half)|half|most|many)"
+    r"(?: of)? (?:people|adults|americans|women|men|children|seniors|older adults|us)\b"
+)
+
+
+def _plain_fact(candidate: Candidate, folded: str) -> bool:
+    """A nutrient-role fact, a prevalence figure, a sentence about a drug, or a disease claim whose every
+    treatment verb is negated ("there is no cure for leg cramps")."""
+    if any(name in folded for name in candidate.product):
+        return False
+    rules = compiled()
+    if _ROLE_FACT.search(folded) or _PREVALENCE.search(folded):
+        return True
+    if rules.drug_any.match(folded):
+        return True  # "Quinine is only moderately effective against night cramps"
+    verbs = [m.end() for m in rules.treatment.finditer(folded)]
+    negated = {m.end() for m in rules.negated_treatment.finditer(folded)}
+    return bool(verbs) and all(end in negated for end in verbs)
+
+
+def _unit_candidate(unit: Unit, product: tuple[str, ...]) -> Candidate:
+    return Candidate(unit.text, unit.tag, unit.region, unit.context, unit.testimonial, unit.section, product)
+
+
+def _is_candidate(unit: Unit) -> bool:
+    """Too short to say anything, or a live ticker: never a statement."""
+    folded = fold(unit.text)
+    return len(folded) >= 4 and (" " in folded.strip() or unit.testimonial) and not is_volatile(folded)
+
+
+def extract_statements(blocks: Sequence[Block], product: Sequence[str] = ()) -> list[Statement]:
+    """Every claim, guarantee and disclaimer of a page, in page order (positions 0..n-1).
+
+    ``product`` holds the page's product names (``identity.product_names``), folded: a sentence naming the
+    product is read as a claim about it.
+    """
+    names = tuple(product)
+    units = segment(blocks)
+    # cached decisions first (a site's pages share footers, disclaimers and carousels); the rest go through the
+    # rules and the model in one batch
+    decisions: list[_Decision | None] = [None] * len(units)
+    missing: list[int] = []
+    keys: list[tuple[Any, ...]] = []
+    cache = _CACHE
+    for index, unit in enumerate(units):
+        key = (unit.text, unit.tag, unit.region, unit.context, unit.testimonial, unit.section, names)
+        keys.append(key)
+        hit = cache.get(key, _MISS)
+        if hit is _MISS:
+            missing.append(index)
+        else:
+            decisions[index] = hit  # type: ignore[assignment]
+    if missing:
+        wanted = [i for i in missing if _is_candidate(units[i])]
+        fresh = dict(zip(wanted, _decide_all([_unit_candidate(units[i], names) for i in wanted]), strict=True))
+        if len(cache) + len(missing) > _CACHE_SIZE:
+            cache.clear()  # a new site's templates: start again rather than track recency per unit
+        for index in missing:
+            decision = fresh.get(index)
+            decisions[index] = decision
+            cache[keys[index]] = decision
     found: list[tuple[Unit, Classification]] = []
-    for unit in segment(blocks):
-        # classification.classify(unit), without a call per unit (a page has ~250 units)
-        classification = classify_cached(unit.text, unit.tag, unit.region, unit.testimonial)
-        if classification is None:
+    for unit, decision in zip(units, decisions, strict=True):
+        if decision is None:
             continue
-        current = (unit, classification)
+        attributes = decision.attributes
+        if unit.card:
+            attributes = {**attributes, **{k: v for k, v in unit.card.items() if v is not None}}
+        current = (unit, Classification(decision.kind, decision.type, decision.rule, decision.matched, attributes))
         if found and _keeps_together(found[-1], current):
             found[-1] = _merge(found[-1], current)
         else:
@@ -91,7 +279,36 @@ def extract_statements(blocks: Sequence[Block]) -> list[Statement]:
         kind, type_ = classification.kind, classification.type
         key = _key(text, type_ == "social_proof")
         severity = statement_severity(kind, type_, classification.rule, classification.attributes, text)
-        # positional: a frozen dataclass's keyword arguments double its ~1 us of construction, ~65 a page
+        # positional: a frozen dataclass's keyword arguments double its ~1 us of construction
         statements.append(Statement(kind, type_, text, key, severity, dict(classification.attributes), position,
                                     classification.rule, classification.matched))
     return statements
+
+
+_MISS = object()
+_CACHE: dict[tuple[Any, ...], _Decision | None] = {}
+_CACHE_SIZE = 32768
+
+
+@dataclass(frozen=True)
+class PageAnalysis:
+    """What a page says: its blocks, product names, statements and page-level findings."""
+
+    blocks: list[Block]
+    product: tuple[str, ...]
+    statements: list[Statement]
+    findings: list[Finding]
+
+
+def analyse_page(html: bytes | str, blocks: Sequence[Block] | None = None, encoding: str | None = None) -> PageAnalysis:
+    """Analyse one page: the one function the crawl, ``reextract`` and the demo call.
+
+    ``blocks`` when the caller has normalised the page already (the crawl's NormalizePipeline).
+    """
+    from monitor.extract.identity import product_names
+    from monitor.normalize import html_to_blocks
+
+    page_blocks = list(blocks) if blocks is not None else html_to_blocks(html, encoding)
+    product = product_names(html, page_blocks)
+    statements = extract_statements(page_blocks, product)
+    return PageAnalysis(page_blocks, product, statements, page_findings(statements))

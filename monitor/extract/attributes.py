@@ -74,12 +74,17 @@ def guarantee_days(folded: str) -> tuple[int | None, bool]:
         if not_window.search(before):
             continue
         if match.group("unit") == "day" and business.match(folded[match.end("unit") :]):
-            continue
+            # "processed within 5-7 business days" is handling time; "up to 90 business days" is a window
+            short = _number_value(match.group("n"))
+            if short is None or short <= 10:
+                continue
         if match.group("tail") and match.group("tail").strip() in {"ago", "before", "supply"}:
             continue
         value = _number_value(match.group("n"))
         if value is None or value <= 0:
             continue
+        if match.group("unit") == "month" and value % 12 == 0:
+            return value // 12 * 365, False  # "twelve months" is a year, not 360 days
         return value * lx.UNIT_DAYS[match.group("unit")], False
     if lifetime.search(folded):
         return None, True
@@ -135,6 +140,20 @@ def guarantee_refund(folded: str) -> str | None:
     return None
 
 
+_EVERY = re.compile(r"every\s+(\d+|[a-z]+)[- ](day|week|month)s?\b|(monthly|weekly)\b")
+
+
+def renewal_days(folded: str) -> int | None:
+    """The cycle of an auto-ship or subscription term: ``renewal_days("ships every 4 weeks") == 28``."""
+    match = _EVERY.search(folded)
+    if not match:
+        return None
+    if match.group(3):
+        return 30 if match.group(3) == "monthly" else 7
+    value = _number_value(match.group(1))
+    return value * lx.UNIT_DAYS[match.group(2)] if value else None
+
+
 def guarantee_attributes(folded: str) -> dict[str, Any]:
     days, lifetime = guarantee_days(folded)
     attributes: dict[str, Any] = {
@@ -167,6 +186,7 @@ _CRITERIA = {
     "drug_class": "101.93(g)(2)(v): belongs to a class of drugs",
     "named_disease": "101.93(g)(2)(i): effect on a named disease or its symptoms",
     "testimonial": "101.93(g)(2)(x): disease outcome reported in a testimonial",
+    "implied": "101.93(g)(2)(ii)-(iv): implied by its wording (signs, symptoms or effects of a disease)",
 }
 
 

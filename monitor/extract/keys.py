@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _FOLD_TABLE = str.maketrans(
     {
@@ -55,6 +56,7 @@ _PUNCTUATION = str.maketrans({c: " " for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}
 _NUMBER = re.compile(r"\d[\d ]*")
 
 
+@lru_cache(maxsize=65536)  # a unit is folded by segmentation, the rules, the features and the attributes
 def fold(text: str) -> str:
     """Casefold, ASCII quotes/dashes, no ``&nbsp;``, collapsed whitespace: the form rules match on.
 

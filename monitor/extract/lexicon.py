@@ -407,6 +407,12 @@ NOISE_PATTERNS = (
     r"|\d+ (?:seconds?|minutes?|hours?) ago|bought this in the last|in the last \d+ hours|(?:sale|offer"
         r"|discount)"
     r" ends|ends in|last updated|updated:?\s|posted (?:on )?|min read|\b\d{1,2}:\d{2}\b|countdown"
+    # live tickers: "19 people joined the challenge this week", "212 bought in the past 24 hours"
+    r"|\d[\d,]* (?:people|others|customers|shoppers|members|buyers|readers|women|men|folks)"
+    r" (?:have |just )?(?:joined|signed up|bought|purchased|ordered|viewed|are (?:viewing|watching|looking|reading))"
+    r"|(?:joined|signed up|ordered|purchased|bought|sold) (?:today|this (?:week|hour|morning)|in the (?:last|past)"
+    r" (?:\d+ )?(?:hours?|days?|minutes?|week))"
+    r"|(?:from|in) [a-z .]+ (?:just )?(?:ordered|purchased|bought|signed up)"
 )
 
 # testimonial content: a customer's story needs a result in it

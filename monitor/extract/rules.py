@@ -59,6 +59,7 @@ class CompiledRules:
     drug_gate: frozenset[str]
     drug_class: re.Pattern[str]
     drug_substitute: re.Pattern[str]
+    drug_any: re.Pattern[str]
     anchors: re.Pattern[str]
     leading_verb: re.Pattern[str]
     brand: re.Pattern[str]
@@ -134,6 +135,7 @@ def compiled() -> CompiledRules:
         drug_substitute=re.compile(
             rf"(?<![\w'])(?:{'|'.join(lx.DRUG_SUBSTITUTE)})\s*(?:[\w-]+ ){{0,2}}?(?:{drugs})(?![\w])"
         ),
+        drug_any=re.compile(rf"(?:{drugs})(?![\w])"),
         anchors=_alternation(lx.PRODUCT_ANCHORS),
         leading_verb=re.compile(
             rf"^[\"'(]*(?:(?:may|can|could|will|might|also)\s+)?(?:{'|'.join(lx.LEADING_CLAIM_VERBS)})(?![\w])"

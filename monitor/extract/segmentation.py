@@ -25,7 +25,12 @@ _TESTIMONIAL_CONTEXT = frozenset({"testimonial", "blockquote"})
 
 @dataclass(slots=True)  # not frozen: a page makes ~200 of them, and frozen fields cost ~3x to set
 class Unit:
-    """A candidate statement: its text and where it came from."""
+    """A candidate statement: its text and where it came from.
+
+    ``section`` is the text of the nearest heading above it (context for the model, not a statement of its
+    own unless it makes a claim itself); ``card`` holds what a testimonial card says around its quote
+    (reviewer, stars, title).
+    """
 
     text: str
     block: int
@@ -33,6 +38,9 @@ class Unit:
     region: str = "main"
     testimonial: bool = False
     guarantee_box: bool = False
+    context: frozenset[str] = frozenset()
+    section: str = ""
+    card: dict[str, object] | None = None
 
 
 @cache
@@ -105,28 +113,184 @@ def _split(text: str) -> list[str]:
     return pieces
 
 
+_OPENING = "\"\u201c"
+_CLOSING = "\"\u201d"
+MAX_QUOTE_SENTENCES = 5
+
+
+def _quotes_kept(sentences: Sequence[str]) -> Sequence[str]:
+    """Sentences of one quotation ("\u201cI had six stones. Since then, zero.\u201d") joined back into one."""
+    if not any(s[:1] in _OPENING for s in sentences):
+        return sentences
+    joined: list[str] = []
+    index = 0
+    while index < len(sentences):
+        sentence = sentences[index]
+        if sentence[:1] in _OPENING and not any(c in sentence[1:] for c in _CLOSING):
+            end = index + 1
+            while end < len(sentences) and end - index < MAX_QUOTE_SENTENCES:
+                end += 1
+                if any(c in sentences[end - 1] for c in _CLOSING):
+                    break
+            if any(c in sentences[end - 1] for c in _CLOSING):
+                joined.append(" ".join(sentences[index:end]))
+                index = end
+                continue
+        joined.append(sentence)
+        index += 1
+    return joined
+
+
 def _join(blocks: Sequence[Block]) -> str:
     return " ".join(" ".join(block.text.split()) for block in blocks)
 
 
+_STAR_CHARS = "\u2605\u2606\u2729\u272a\u2b50"
+_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+
+
+@cache
+def _card_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    stars = re.compile(
+        rf"^\W*(?:[{_STAR_CHARS}]{{1,5}}|(?:rated\s+)?\d(?:\.\d)?\s*(?:/\s*5|out of 5|stars?)\b)", re.IGNORECASE
+    )
+    # "- Dana R.", "Mark T., Ohio", "Verified Buyer", "Linda, 58, Tucson": short, name-like
+    reviewer = re.compile(
+        r"^\s*(?:[-~\u2013\u2014]+\s*)?[A-Z][\w.'\u2019-]*(?:\s+(?:[A-Z][\w.'\u2019-]*|from|of|in|&|and))*"
+        r"(?:\s*[,(|\u00b7-]\s*[\w .,'()-]*)?$"
+    )
+    date = re.compile(
+        r"^(?:\w+ )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w* \d{1,2},? \d{4}$"
+        r"|^\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}$|^(?:posted|reviewed|verified)\b.{0,40}$|ago$",
+        re.IGNORECASE,
+    )
+    trailing_name = re.compile(r"\s+[-~\u2013\u2014]{1,2}\s*([A-Z][^\n\"\u201d]{1,60})$")
+    return stars, reviewer, date, trailing_name
+
+
+_REVIEW_META = re.compile(
+    r"^(?:reviewed (?:in|on) [^\u00b7|]{3,60}?(?: on [a-z]+ \d{1,2},? \d{4})?\s*(?:[\u00b7|]\s*)?)?"
+    r"(?:verified (?:purchase|buyer|customer)\s*(?:[\u00b7|]\s*)?)+"
+    r"|^reviewed (?:in|on) [^\u00b7|]{3,60}? on [a-z]+ \d{1,2},? \d{4}\s*(?:[\u00b7|]\s*)?",
+    re.IGNORECASE,
+)
+
+
+def _star_count(text: str) -> float | None:
+    count = sum(text.count(c) for c in "\u2605\u2b50")
+    if count:
+        return float(count)
+    match = re.search(r"(\d(?:\.\d)?)\s*(?:/\s*5|out of 5|stars?)", text, re.IGNORECASE)
+    return float(match.group(1)) if match else None
+
+
+def card_units(card: Sequence[Block], index: int) -> list[Unit]:
+    """A testimonial card's quotes, one unit each, with its reviewer, stars and title as ``card``.
+
+    Blocks that read as stars ("\u2605\u2605\u2605\u2605\u2605", "5 out of 5"), a date, a reviewer ("- Dana R.",
+    "Verified Buyer") or a title (a heading, or a short line without a full stop before the quote) describe
+    the quote; every other block is quote text. Consecutive quote blocks form one quote unless a reviewer,
+    stars or title came between them (a new review).
+    """
+    stars_re, reviewer_re, date_re, trailing_re = _card_patterns()
+    units: list[Unit] = []
+    info: dict[str, object] = {}
+    quote: list[str] = []
+    quote_block = index
+    first = card[0]
+
+    def close() -> None:
+        nonlocal quote
+        if quote:
+            text = " ".join(quote)
+            units.append(Unit(text, quote_block, "blockquote", first.region, True, False, first.context, "",
+                              {k: v for k, v in info.items() if v is not None}))
+            quote = []
+
+    for offset, block in enumerate(card):
+        text = " ".join(block.text.split())
+        meta = _REVIEW_META.match(text)
+        if meta:  # "Reviewed in the United States on March 19, 2024 \u00b7 Verified Purchase The buzzing..."
+            if "verified" in meta.group(0).lower():
+                info["verified"] = True
+            text = text[meta.end():].strip()
+            if not text:
+                continue
+        words = len(text.split())
+        if words <= 8 and stars_re.match(text):
+            if quote:
+                close()
+                info = {}
+            info["stars"] = _star_count(text)
+            rest = stars_re.sub("", text, count=1).strip(" -|\u00b7")
+            if rest and len(rest.split()) <= 10 and not rest.endswith("."):
+                info["title"] = rest
+            continue
+        if words <= 6 and date_re.search(text):
+            continue
+        if words <= 7 and reviewer_re.match(text) and (quote or units or text.lstrip()[:1] in "-~\u2013\u2014"):
+            name = text.lstrip("-~\u2013\u2014 ").strip()
+            if "verified" in name.lower():
+                info["verified"] = True
+                name = re.sub(r"(?i)\s*[|\u00b7,-]?\s*verified (?:buyer|purchase|customer)\s*", "", name).strip()
+            if name:
+                info["reviewer"] = name
+                if quote:
+                    close()
+                    info = {}
+            continue
+        trailing = trailing_re.search(text)
+        if trailing and len(trailing.group(1).split()) <= 8:
+            text = text[: trailing.start()].rstrip()
+            if not quote:
+                quote_block = index + offset
+            quote.append(text)
+            info["reviewer"] = trailing.group(1).strip()
+            close()
+            info = {}
+            continue
+        heading = block.tag in _HEADING_TAGS
+        if (heading or (words <= 8 and text[-1:] not in ".!?\"\u201d" and text[:1] not in "\"\u201c")) and not quote:
+            info["title"] = text
+            continue
+        if not quote:
+            quote_block = index + offset
+        quote.append(text)
+    if quote:
+        close()
+    elif info and units:
+        # a reviewer or stars after the last quote belong to it
+        last = units[-1]
+        merged = dict(last.card or {})
+        merged.update({k: v for k, v in info.items() if v is not None and k not in merged})
+        last.card = merged
+    return units
+
+
 def segment(blocks: Sequence[Block]) -> list[Unit]:
-    """Cut a page's blocks into units, in page order."""
+    """Cut a page's blocks into units, in page order: every sentence, bullet, cell and quote."""
     units: list[Unit] = []
     count = len(blocks)
     index = 0
+    section = ""
     while index < count:
         block = blocks[index]
         context = block.context
+        if block.tag in _HEADING_TAGS and block.region in ("main", "footer"):
+            section = " ".join(block.text.split())[:120]
         if block.group >= 0 and not _TESTIMONIAL_CONTEXT.isdisjoint(context):
             end = index + 1
             while end < count and blocks[end].group == block.group:
                 end += 1
             card = blocks[index:end]
-            text = _join(card)
-            if len(text) <= MAX_TESTIMONIAL_CHARS:
-                units.append(Unit(text, index, block.tag, block.region, testimonial=True))
-                index = end
-                continue
+            if len(_join(card)) <= MAX_TESTIMONIAL_CHARS * 4:
+                quotes = card_units(card, index)
+                if quotes:
+                    for unit in quotes:
+                        unit.section = section
+                    units.extend(quotes)
+                    index = end
+                    continue
         if "guarantee" in context and "testimonial" not in context:
             end = index + 1
             while (
@@ -139,10 +303,10 @@ def segment(blocks: Sequence[Block]) -> list[Unit]:
             run = blocks[index:end]
             text = _join(run)
             if end - index <= MAX_GUARANTEE_BOX_BLOCKS and len(text) <= MAX_GUARANTEE_BOX_CHARS:
-                units.append(Unit(text, index, block.tag, block.region, guarantee_box=True))
+                units.append(Unit(text, index, block.tag, block.region, False, True, context, section))
                 index = end
                 continue
-        for sentence in _split_cached(block.text):
-            units.append(Unit(sentence, index, block.tag, block.region))
+        for sentence in _quotes_kept(_split_cached(block.text)):
+            units.append(Unit(sentence, index, block.tag, block.region, False, False, context, section))
         index += 1
     return units

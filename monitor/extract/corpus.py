@@ -1,0 +1,141 @@
+"""The labelled corpus that the statement model is trained on and scored against.
+
+Sources (``tests/corpus/`` in the repository; not shipped in the wheel):
+- ``own``: ``pages/*.html`` labelled in ``gold.yaml``, written by the project (splits ``tune``, ``heldout``);
+- ``blind``: ``blind/*.html`` each with its ``.yaml`` labels, written by authors who saw only TAXONOMY.md
+  and a style brief, never the extractor (``blind/README.md``). The ``test`` split is fixed by
+  ``blind_split`` and never read to change a rule or a feature;
+- ``regulator``: ``regulator.yaml``: claims FDA and FTC treated as disease (or structure/function) claims in
+  the 2000 final rule on 21 CFR 101.93(g) and in warning letters, reworded, each with its source address;
+  one sentence per item, scored as a page of one paragraph;
+- ``seed``: the five real seller pages in ``../shared/seeds`` when present (scored, never trained on).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html as html_module
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from monitor.normalize import html_to_blocks
+from monitor.statements import Block
+
+BLIND_SALT = "claimwatch-blind-split-v4:"
+BLIND_TEST_SHARE = 2  # of 5: 40% of the blind pages are test pages
+REGULATOR_SALT = "claimwatch-regulator-split-v1:"
+
+
+@dataclass(frozen=True)
+class GoldStatement:
+    text: str
+    kind: str
+    type: str
+    days: int | None = None
+    refund: str | None = None
+    has_days: bool = False
+
+
+@dataclass(frozen=True)
+class LabelledPage:
+    name: str
+    source: str  # own | blind | regulator | seed
+    split: str  # train | test (own: tune -> train, heldout -> test)
+    blocks: list[Block]
+    gold: list[GoldStatement]
+    ignore: tuple[str, ...] = ()
+    html: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def blind_split(page_id: str) -> str:
+    """``"test"`` or ``"train"`` for a blind page, from a salted SHA-256 of its id (fixed, 40% test)."""
+    digest = hashlib.sha256((BLIND_SALT + page_id).encode("utf-8")).hexdigest()
+    return "test" if int(digest[:8], 16) % 5 < BLIND_TEST_SHARE else "train"
+
+
+def regulator_split(text: str) -> str:
+    digest = hashlib.sha256((REGULATOR_SALT + text).encode("utf-8")).hexdigest()
+    return "test" if int(digest[:8], 16) % 2 == 0 else "train"
+
+
+def _gold(rows: Iterable[dict[str, Any]]) -> list[GoldStatement]:
+    return [
+        GoldStatement(str(row["text"]), row["kind"], row["type"], row.get("days"), row.get("refund"), "days" in row)
+        for row in rows
+        if row.get("kind") not in (None, "none")
+    ]
+
+
+def own_pages(root: Path) -> Iterator[LabelledPage]:
+    gold = yaml.safe_load((root / "gold.yaml").read_text(encoding="utf-8"))
+    for entry in gold["pages"]:
+        body = (root / "pages" / entry["file"]).read_text(encoding="utf-8")
+        split = "train" if entry.get("split") == "tune" else "test"
+        yield LabelledPage(entry["file"], "own", split, html_to_blocks(body), _gold(entry["statements"]),
+                           tuple(entry.get("ignore", ())), body)
+
+
+def blind_pages(root: Path) -> Iterator[LabelledPage]:
+    for labels in sorted((root / "blind").glob("*.yaml")):
+        entry = yaml.safe_load(labels.read_text(encoding="utf-8"))
+        body = (labels.parent / entry["file"]).read_text(encoding="utf-8")
+        page_id = labels.stem
+        yield LabelledPage(page_id, "blind", blind_split(page_id), html_to_blocks(body),
+                           _gold(entry.get("statements") or ()), tuple(entry.get("volatile") or ()), body,
+                           {"style": entry.get("style", ""), "area": entry.get("area", "")})
+
+
+def regulator_pages(root: Path) -> Iterator[LabelledPage]:
+    path = root / "regulator.yaml"
+    if not path.exists():
+        return
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for part in ("fda_101_93_g", "warning_letters"):
+        for number, row in enumerate(data.get(part) or ()):
+            text = str(row["text"])
+            body = f"<p>{html_module.escape(text)}</p>"
+            gold = _gold([{**row, "text": text}])
+            yield LabelledPage(f"{part}#{number}", "regulator", regulator_split(text),
+                               [Block(text)], gold, (), body,
+                               {"part": part, "source": row.get("source", ""), "kind": row.get("kind"),
+                                "type": row.get("type")})
+
+
+def seed_blocks(text: str) -> list[Block]:
+    """Seed pages are plain text: one block per line; bullet lines ("\u2022 ...") are list items."""
+    blocks: list[Block] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith("\u2022"):
+            item = stripped.lstrip("\u2022").strip()
+            if item:
+                blocks.append(Block(item, tag="li", context=frozenset({"list"})))
+        else:
+            blocks.append(Block(stripped))
+    return blocks
+
+
+def seed_pages(root: Path, seeds: Path) -> Iterator[LabelledPage]:
+    gold_path = root / "seeds_gold.yaml"
+    if not seeds.is_dir() or not gold_path.exists():
+        return
+    gold = yaml.safe_load(gold_path.read_text(encoding="utf-8"))
+    for name, rows in gold["seeds"].items():
+        path = seeds / name
+        if path.is_file():
+            yield LabelledPage(name, "seed", "test", seed_blocks(path.read_text(encoding="utf-8")), _gold(rows))
+
+
+def load_corpus(root: Path, seeds: Path | None = None) -> list[LabelledPage]:
+    """Every labelled page of every source under ``root`` (``tests/corpus``), seeds when given."""
+    pages = [*own_pages(root), *blind_pages(root), *regulator_pages(root)]
+    if seeds is not None:
+        pages += list(seed_pages(root, seeds))
+    return pages

@@ -1,0 +1,129 @@
+"""A candidate sentence and its page context -> the tokens the statement model reads.
+
+Tokens are of three sorts, all visible in a statement's ``reason``:
+- words of the sentence (folded; digits as ``0``; the page's own product name as ``<product>``), their
+  bigrams, and six-letter stems (``revers`` for reverse/reverses/reversal);
+- vocabulary features: ``dz:`` disease terms from ICD-10-CM and lay words (``dz:any``, ``dz:neoplasm``,
+  ``dz:serious``...), ``rule:`` what the hand-written rules say of the sentence (kind/type and rule name);
+- context features: ``ctx:`` the element (heading, list item, table cell), its region (footer...), the
+  container hints (testimonial card, FAQ, guarantee box, disclaimer block) and ``sec:`` the words of the
+  section heading above it.
+
+Pure functions; ``candidate_tokens`` is what both training (scripts/train_model.py) and extraction call.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from monitor.extract.classification import Classification, classify_cached
+from monitor.extract.keys import fold
+from monitor.extract.rules import compiled
+from monitor.extract.vocabulary import disease_mentions
+
+_WORDS = re.compile(r"[a-z0-9<>]+(?:'[a-z]+)?|[!?%$#]")
+_DIGITS = re.compile(r"\d+")
+_STOP = frozenset(
+    "a an the and or of to in on for with at by from as is are was be it its this that these those".split()
+)
+_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_CELL_TAGS = frozenset({"td", "th", "dd", "dt"})
+_CONTEXT_HINTS = ("testimonial", "blockquote", "faq", "guarantee", "disclaimer", "footnote", "table", "modal")
+_NEGATIONS = frozenset({"not", "no", "never", "can't", "cannot", "won't", "isn't", "doesn't", "don't", "nothing",
+                        "aren't", "without"})
+_PAIRED = frozenset({"ctx:negated", "ctx:question", "ctx:ingredient", "ctx:product-named", "ctx:first-person",
+                     "ctx:quoted"})
+_SUBJECTS = frozenset({"it", "it's", "this", "our", "we", "<product>", "helps", "supports", "say", "kiss", "no",
+                       "stop", "ditch", "end", "beat", "fight"})
+_FIRST_PERSON = frozenset({"i", "i'm", "i've", "my", "me", "i'd", "i'll", "myself"})
+STEM = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One sentence, bullet, cell or quote of a page, with what the model may know of its context."""
+
+    text: str
+    tag: str = "p"
+    region: str = "main"
+    context: frozenset[str] = frozenset()
+    testimonial: bool = False
+    section: str = ""  # the folded text of the nearest heading above it
+    product: tuple[str, ...] = ()  # the page's product names, folded
+
+
+def _product_words(folded: str, product: tuple[str, ...]) -> str:
+    for name in product:
+        if name and name in folded:
+            folded = folded.replace(name, " <product> ")
+    return folded
+
+
+def rule_classification(candidate: Candidate) -> Classification | None:
+    """What the hand-written rules make of the sentence (a feature of the model, and the explicit traps)."""
+    return classify_cached(candidate.text, candidate.tag, candidate.region, candidate.testimonial)
+
+
+def candidate_tokens(candidate: Candidate, rules: Classification | None) -> list[str]:
+    """The model's input tokens for one candidate (``rules`` is ``rule_classification(candidate)``)."""
+    folded = fold(candidate.text)
+    text = _DIGITS.sub("0", _product_words(folded, candidate.product))
+    words = _WORDS.findall(text)
+    tokens = list(words)
+    tokens += [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    tokens += [f"~{w[:STEM]}" for w in words if len(w) > STEM and w not in _STOP]
+    # vocabulary
+    mentions = disease_mentions(folded)
+    if mentions:
+        tokens.append("dz:any")
+        for mention in mentions:
+            tokens.append(f"dz:{mention.group}")
+            if mention.serious:
+                tokens.append("dz:serious")
+            if mention.lay:
+                tokens.append("dz:lay")
+    if rules is not None:
+        tokens.append(f"rule:{rules.kind}/{rules.type}")
+        tokens.append(f"rule:{rules.rule}")
+    # how the sentence opens (its subject, mostly), negation, questions, ingredients named
+    if words:
+        tokens.append(f"first:{words[0]}")
+        if len(words) > 1:
+            tokens.append(f"first:{words[0]} {words[1]}")
+    if not _NEGATIONS.isdisjoint(words):
+        tokens.append("ctx:negated")
+    if folded.rstrip().endswith("?"):
+        tokens.append("ctx:question")
+    if compiled().anchors.search(folded):
+        tokens.append("ctx:ingredient")
+    # shape
+    count = len(words)
+    tokens.append("len:short" if count < 5 else "len:long" if count > 40 else "len:mid")
+    if folded[:1] in "\"'":
+        tokens.append("ctx:quoted")
+    if not _FIRST_PERSON.isdisjoint(words):
+        tokens.append("ctx:first-person")
+    if "<product>" in words:
+        tokens.append("ctx:product-named")
+    # a disease named together with what makes it a claim (a linear model sees no pairs unless told)
+    if mentions:
+        flags = [t for t in tokens if t in _PAIRED]
+        if compiled().treatment.search(folded):
+            flags.append("lex:treat")
+        if words and words[0] in _SUBJECTS:
+            flags.append("first:subject")
+        tokens += [f"dz+{flag.split(':', 1)[1]}" for flag in flags]
+    # context
+    tag = candidate.tag
+    tokens.append(
+        "ctx:heading" if tag in _HEADING_TAGS else "ctx:cell" if tag in _CELL_TAGS else f"ctx:tag-{tag}"
+    )
+    tokens.append(f"ctx:region-{candidate.region}")
+    if candidate.testimonial:
+        tokens.append("ctx:card")
+    context = candidate.context
+    tokens += [f"ctx:{hint}" for hint in _CONTEXT_HINTS if hint in context]
+    if candidate.section:
+        tokens += [f"sec:{w}" for w in _WORDS.findall(fold(candidate.section))[:6] if w not in _STOP]
+    return tokens

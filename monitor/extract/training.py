@@ -1,0 +1,125 @@
+"""Training the statement model from the labelled corpus: examples, fitting, the model's version.
+
+Every unit that segmentation makes of a labelled page is an example: the gold statement it matches gives
+its label ("kind/type"), a unit that matches none is "none". A unit that covers only a small part of a
+gold statement (the second sentence of a two-sentence label) is left out rather than called "none". A gold
+statement that no unit matches (segmentation cut it differently) is added as an example of its own.
+
+Same data and parameters -> the same model: the solver is deterministic and the examples are ordered by
+page name; ``version`` hashes both. Used by ``scripts/train_model.py``; scikit-learn is imported only here
+and in ``model.load_model``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from monitor.extract.corpus import LabelledPage
+from monitor.extract.features import Candidate, candidate_tokens, rule_classification
+from monitor.extract.identity import product_names
+from monitor.extract.keys import statement_key
+from monitor.extract.model import NONE, StatementModel, identity
+from monitor.extract.segmentation import segment
+
+# chosen by 4-fold cross-validation over the train pages (grouped by page, scored as bench/accuracy.py scores),
+# never on a test split: docs/extraction.md has the comparison
+PARAMETERS: dict[str, object] = {
+    "C": 32.0,
+    "min_df": 2,
+    "sublinear_tf": True,
+    "class_weight": None,
+    "none_threshold": 0.7,
+    "max_iter": 3000,
+}
+
+
+@dataclass(frozen=True)
+class Example:
+    page: str
+    text: str
+    tokens: list[str]
+    label: str
+
+
+def _covers(unit_key: str, gold_key: str) -> bool:
+    return bool(gold_key) and (gold_key in unit_key or (unit_key in gold_key and 2 * len(unit_key) >= len(gold_key)))
+
+
+def page_examples(page: LabelledPage) -> list[Example]:
+    """The labelled examples of one page (see the module docstring)."""
+    product = product_names(page.html, page.blocks) if page.html else ()
+    units = segment(page.blocks)
+    keys = [statement_key(unit.text) for unit in units]
+    gold_keys = [statement_key(gold.text) for gold in page.gold]
+    labels: list[str | None] = [NONE] * len(units)
+    used: set[int] = set()
+    for number, gold_key in enumerate(gold_keys):
+        gold = page.gold[number]
+        for index, key in enumerate(keys):
+            if index not in used and _covers(key, gold_key):
+                labels[index] = f"{gold.kind}/{gold.type}"
+                used.add(index)
+                break
+        else:
+            gold_keys[number] = ""  # unmatched: added below as its own example
+    for index, key in enumerate(keys):
+        if labels[index] != NONE:
+            continue
+        # the same statement again on the page ("No side effects." under three products): the same label
+        again = next((n for n, gk in enumerate(gold_keys) if gk and _covers(key, gk)), None)
+        if again is not None:
+            labels[index] = f"{page.gold[again].kind}/{page.gold[again].type}"
+        elif any(key and key in gk for gk in gold_keys if gk):
+            labels[index] = None  # a fragment of a labelled statement: neither it nor "none"
+    examples: list[Example] = []
+    for unit, label in zip(units, labels, strict=True):
+        if label is None:
+            continue
+        candidate = Candidate(unit.text, unit.tag, unit.region, unit.context, unit.testimonial, unit.section, product)
+        examples.append(Example(page.name, unit.text, candidate_tokens(candidate, rule_classification(candidate)),
+                                label))
+    for number, gold in enumerate(page.gold):
+        if not gold_keys[number]:
+            candidate = Candidate(gold.text, product=product)
+            examples.append(Example(page.name, gold.text, candidate_tokens(candidate, rule_classification(candidate)),
+                                    f"{gold.kind}/{gold.type}"))
+    return examples
+
+
+def corpus_examples(pages: Iterable[LabelledPage]) -> list[Example]:
+    examples: list[Example] = []
+    for page in sorted(pages, key=lambda p: (p.source, p.name)):
+        examples += page_examples(page)
+    return examples
+
+
+def data_version(examples: Sequence[Example], parameters: dict[str, object]) -> str:
+    digest = hashlib.sha256(json.dumps(parameters, sort_keys=True).encode())
+    for example in examples:
+        digest.update(f"{example.page}\x00{example.text}\x00{example.label}\n".encode())
+    return digest.hexdigest()[:12]
+
+
+def fit(examples: Sequence[Example], parameters: dict[str, object] | None = None) -> StatementModel:
+    """Fit the model on examples (deterministic)."""
+    import numpy
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    params = {**PARAMETERS, **(parameters or {})}
+    vectorizer = TfidfVectorizer(analyzer=identity, lowercase=False, min_df=int(params["min_df"]),  # type: ignore[call-overload]
+                                 sublinear_tf=bool(params["sublinear_tf"]), dtype=numpy.float64)
+    matrix = vectorizer.fit_transform([example.tokens for example in examples])
+    labels = [example.label for example in examples]
+    classifier = LogisticRegression(C=float(params["C"]), class_weight=params["class_weight"],  # type: ignore[arg-type]
+                                    max_iter=int(params["max_iter"]), solver="lbfgs")  # type: ignore[call-overload]
+    classifier.fit(matrix, labels)
+    return StatementModel(data_version(examples, params), vectorizer, classifier, float(params["none_threshold"]))  # type: ignore[arg-type]
+
+
+def label_counts(examples: Sequence[Example]) -> Counter[str]:
+    return Counter(example.label for example in examples)

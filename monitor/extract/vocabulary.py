@@ -1,0 +1,137 @@
+"""The disease vocabulary: ICD-10-CM terms plus sellers' lay words, each tied to an ICD-10-CM code.
+
+Two data files in ``monitor/extract/data/``: ``icd10cm_terms.tsv`` (~7,000 disease and symptom names derived
+from the CDC's ICD-10-CM tabular list by ``scripts/build_vocabulary.py``) and ``lay_terms.tsv`` (hand-kept
+lay words, signs and biomarkers: "A1C", "blood sugar", "tumours", "viruses", "cold sores"). Lay words win
+where both name a term. Loaded once, on first use.
+
+    >>> [(m.term, m.code, m.group) for m in disease_mentions("it lowers your a1c and calms arthritis")]
+    [('a1c', 'E11', 'endocrine'), ('arthritis', 'M19.9', 'musculoskeletal')]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+MAX_WORDS = 4
+_WORD = re.compile(r"[a-z0-9]+(?:['.-][a-z0-9]+)*'?")
+
+# ICD-10-CM chapters by code range: (first code, last code, group name)
+_CHAPTERS: tuple[tuple[str, str, str], ...] = (
+    ("A00", "B99", "infectious"), ("C00", "D49", "neoplasm"), ("D50", "D89", "blood"),
+    ("E00", "E89", "endocrine"), ("F01", "F99", "mental"), ("G00", "G99", "nervous"),
+    ("H00", "H59", "eye"), ("H60", "H95", "ear"), ("I00", "I99", "circulatory"),
+    ("J00", "J99", "respiratory"), ("K00", "K95", "digestive"), ("L00", "L99", "skin"),
+    ("M00", "M99", "musculoskeletal"), ("N00", "N99", "genitourinary"), ("O00", "O9A", "pregnancy"),
+    ("P00", "P96", "perinatal"), ("Q00", "Q99", "congenital"), ("R00", "R99", "symptom"),
+    ("T00", "T88", "injury"), ("U00", "U85", "special"),
+)
+# conditions TAXONOMY.md calls serious, as ICD-10-CM code prefixes
+_SERIOUS_PREFIXES: tuple[str, ...] = (
+    "C", "D0", "D1", "D2", "D3", "D4", "E08", "E09", "E10", "E11", "E13", "I10", "I11", "I12", "I13", "I15",
+    "I16", "I20", "I21", "I22", "I24", "I25", "I50", "I6", "I70", "G30", "F01", "F02", "F03", "G20", "U07",
+    "B15", "B16", "B17", "B18", "B19", "B20", "N18", "K74", "G35", "G12",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A disease term found in a text: the words, the ICD-10-CM code, its chapter group, seriousness."""
+
+    term: str
+    code: str
+    group: str
+    serious: bool
+    lay: bool
+
+
+def chapter_group(code: str) -> str:
+    """The ICD-10-CM chapter group of a code: ``chapter_group("E11") == "endocrine"``."""
+    head = code[:3].upper()
+    for first, last, group in _CHAPTERS:
+        if first <= head <= last:
+            return group
+    return "other"
+
+
+def is_serious(code: str) -> bool:
+    return code.upper().startswith(_SERIOUS_PREFIXES)
+
+
+def _read(name: str) -> list[tuple[str, str]]:
+    text = resources.files("monitor.extract").joinpath("data", name).read_text(encoding="utf-8")
+    rows: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) >= 2 and fields[0].strip():
+            rows.append((fields[0].strip().lower(), fields[1].strip()))
+    return rows
+
+
+@cache
+def _first_words() -> dict[str, int]:
+    """Each word that starts a term (or its plural) -> the most words a term starting with it has."""
+    longest: dict[str, int] = {}
+    for term in vocabulary():
+        words = term.split(" ")
+        for first in (words[0], *_plurals(words[0])):
+            longest[first] = max(longest.get(first, 0), len(words))
+    return longest
+
+
+def _plurals(word: str) -> tuple[str, ...]:
+    if word.endswith("y") and len(word) > 3:
+        return (word[:-1] + "ies",)
+    if word.endswith(("s", "x", "ch", "sh")):
+        return (word + "es",)
+    return (word + "s",)
+
+
+@cache
+def vocabulary() -> dict[str, Mention]:
+    """Every term (lower case, words joined by one space) -> its Mention."""
+    table: dict[str, Mention] = {}
+    for lay, name in ((False, "icd10cm_terms.tsv"), (True, "lay_terms.tsv")):
+        for term, code in _read(name):
+            words = " ".join(_WORD.findall(term))
+            if words:
+                table[words] = Mention(words, code, chapter_group(code), is_serious(code), lay)
+    return table
+
+
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "is", "us")):
+        return word[:-1]
+    return word
+
+
+def disease_mentions(folded: str) -> list[Mention]:
+    """Disease terms in a folded (lower-case) text, longest first at each place, left to right."""
+    table, firsts = vocabulary(), _first_words()
+    words = _WORD.findall(folded)
+    found: list[Mention] = []
+    index, count = 0, len(words)
+    while index < count:
+        word = words[index]
+        longest = firsts.get(word, 0)
+        if not longest:  # no term starts with this word, nor with its singular
+            index += 1
+            continue
+        for size in range(min(longest, count - index), 0, -1):
+            mention = table.get(" ".join(words[index : index + size]) if size > 1 else word)
+            if mention is None and size == 1:
+                mention = table.get(_singular(word))
+            if mention is not None:
+                found.append(mention)
+                index += size
+                break
+        else:
+            index += 1
+    return found

@@ -1,0 +1,167 @@
+"""The learned extractor: every sentence a candidate, testimonial cards split per quote, volatile tickers
+never statements, the product named on the page anchored, disease words from ICD-10-CM, reasons kept, and
+the same data always training the same model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.extract import analyse_page, extract_statements, extractor_version
+from monitor.extract.corpus import blind_split, load_corpus
+from monitor.extract.identity import product_names
+from monitor.extract.model import load_model
+from monitor.extract.reasons import describe_reason
+from monitor.extract.segmentation import segment
+from monitor.extract.training import corpus_examples, fit
+from monitor.extract.vocabulary import disease_mentions
+from monitor.normalize import html_to_blocks
+from monitor.statements import Block
+
+ROOT = Path(__file__).resolve().parents[1]
+
+REVIEW_WALL = """<html><body><h2>What our customers say</h2>
+<div class="review-card"><div class="stars">\u2605\u2605\u2605\u2605\u2605</div><h4>Finally sleeping</h4>
+<p>I used to lie awake until 3 a.m. every night. Now I'm out within twenty minutes.</p>
+<p class="author">- Dana R., Ohio</p></div>
+<div class="review-card"><div class="stars">\u2605\u2605\u2605\u2605\u2606</div><h4>My sugar numbers</h4>
+<p>My A1C dropped from 7.9 to 6.1 and my doctor cut my metformin in half.</p>
+<p class="author">- Mark T.</p></div>
+</body></html>"""
+
+
+def test_a_review_wall_gives_one_testimonial_per_quote_with_reviewer_stars_and_title() -> None:
+    statements = [s for s in extract_statements(html_to_blocks(REVIEW_WALL)) if s.type == "testimonial"]
+    assert len(statements) == 2
+    first, second = statements
+    assert first.text.startswith("I used to lie awake") and "Dana" not in first.text and "\u2605" not in first.text
+    assert first.attributes["reviewer"] == "Dana R., Ohio"
+    assert first.attributes["stars"] == 5.0
+    assert first.attributes["title"] == "Finally sleeping"
+    assert second.attributes["stars"] == 4.0 and second.attributes["reviewer"] == "Mark T."
+    # a disease outcome reported by a customer is a high-severity testimonial
+    assert second.attributes["disease_outcome"] is True and second.severity == "high"
+
+
+def test_section_headings_are_context_not_statements() -> None:
+    html = "<h2>Our guarantee</h2><p>Try it for sixty days. If you are not happy, we refund every penny.</p>"
+    statements = extract_statements(html_to_blocks(html))
+    assert all(statement.text != "Our guarantee" for statement in statements)
+    assert [unit.section for unit in segment(html_to_blocks(html))][-1] == "Our guarantee"
+
+
+@pytest.mark.parametrize("ticker", [
+    "19 people joined the challenge this week",
+    "Maria from Austin just ordered 2 bottles",
+    "Only 4 left in stock",
+    "212 bought in the past 24 hours",
+])
+def test_live_tickers_never_become_statements(ticker: str) -> None:
+    assert extract_statements([Block(ticker)]) == []
+
+
+def test_a_changing_ticker_changes_no_statement() -> None:
+    page = "<p>Supports restful sleep.*</p><p>{n} people joined the challenge this week</p>"
+    before = extract_statements(html_to_blocks(page.format(n=19)))
+    after = extract_statements(html_to_blocks(page.format(n=23)))
+    assert [s.key for s in before] == [s.key for s in after] and before
+
+
+def test_product_identity_from_json_ld_and_open_graph() -> None:
+    html = """<html><head><title>Shop</title>
+    <script type="application/ld+json">{"@context": "https://schema.org", "@type": "Product",
+     "name": "Amber Root\u00ae Joint Formula", "brand": {"@type": "Brand", "name": "Amber Root"}}</script>
+    <meta property="og:type" content="product"></head><body><h1>Welcome</h1></body></html>"""
+    names = product_names(html, html_to_blocks(html))
+    assert "amber root joint formula" in names and "amber root" in names
+
+
+def test_a_plainly_named_product_is_the_subject_of_its_claims() -> None:
+    html = """<html><head><script type="application/ld+json">{"@type": "Product", "name": "Amber Root"}</script>
+    </head><body><p>Amber Root treats the swelling of arthritis in days.</p></body></html>"""
+    analysis = analyse_page(html)
+    assert analysis.product[0] == "amber root"
+    (statement,) = analysis.statements
+    assert (statement.kind, statement.type) == ("claim", "disease")
+    assert "arthritis" in statement.attributes["terms"]
+
+
+def test_disease_vocabulary_comes_from_icd10cm_with_lay_words() -> None:
+    found = {m.term: (m.code, m.group, m.serious) for m in disease_mentions("lowers your a1c, calms tinnitus and "
+                                                                            "shrinks tumours")}
+    assert found["a1c"][1] == "endocrine" and found["a1c"][2] is True
+    assert found["tinnitus"][0].startswith("H93")  # from the ICD-10-CM tabular list, not the lay list
+    assert found["tumours"][1] == "neoplasm"
+    assert disease_mentions("magnesium is found in spinach and almonds") == []
+
+
+def test_the_vocabulary_file_is_what_the_pinned_icd10cm_package_gives(tmp_path: Path) -> None:
+    shipped = (ROOT / "monitor" / "extract" / "data" / "icd10cm_terms.tsv").read_text(encoding="utf-8")
+    code = (
+        "import sys; sys.path.insert(0, 'scripts'); import build_vocabulary as b; "
+        "release, rows = b.build(); print(len(rows)); print(release)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    count, release = result.stdout.split()
+    assert release in shipped
+    assert int(count) == sum(1 for line in shipped.splitlines() if line and not line.startswith("#"))
+
+
+def test_every_statement_keeps_its_reason() -> None:
+    statements = extract_statements([Block("Kiss your blood-pressure pills goodbye with HeartRise."),
+                                     Block("These statements have not been evaluated by the Food and Drug "
+                                           "Administration.")])
+    assert statements and all(s.rule and s.matched for s in statements)
+    reasons = [describe_reason(s.rule, s.matched) for s in statements]
+    assert reasons[-1].startswith("rule dshea_")
+    assert all(reasons)
+
+
+def test_export_and_report_show_the_reason(run_cli, sqlite_url, site_server, tmp_path) -> None:
+    from crawlkit import crawl, setup_site
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text(
+        "<html><body><p>Kiss your blood-pressure pills goodbye with HeartRise.</p>"
+        "<p>Supports healthy circulation.*</p></body></html>", encoding="utf-8")
+    server = site_server(site)
+    setup_site(run_cli, sqlite_url, "heart", f"{server.url}/")
+    crawl(run_cli, sqlite_url)
+    exported = run_cli("export", "--format", "json", "--site", "heart", db=sqlite_url)
+    assert exported.exit_code == 0, exported.stderr
+    (page,) = json.loads(exported.stdout)["pages"]
+    assert page["statements"] and all(s["reason"] for s in page["statements"])
+    csv_out = run_cli("export", "--format", "csv", "--site", "heart", db=sqlite_url)
+    assert csv_out.stdout.splitlines()[0].endswith(",reason")
+
+
+def test_extractor_version_names_the_model() -> None:
+    assert extractor_version().endswith(load_model().version)
+
+
+def test_training_is_deterministic() -> None:
+    pages = [p for p in load_corpus(ROOT / "tests" / "corpus") if p.source == "own" and p.split == "train"]
+    examples = corpus_examples(pages)
+    first, second = fit(examples), fit(examples)
+    assert first.version == second.version
+    assert (first.classifier.coef_ == second.classifier.coef_).all()
+
+
+def test_the_shipped_model_is_what_the_corpus_trains() -> None:
+    """scripts/train_model.py --check retrains from tests/corpus and compares with the shipped model."""
+    result = subprocess.run([sys.executable, "scripts/train_model.py", "--check"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_blind_test_split_is_fixed() -> None:
+    # the split is a salted hash of the page id: it never depends on what a page says
+    assert [blind_split(f"w1_p{n:02d}") for n in range(1, 6)] == [blind_split(f"w1_p{n:02d}") for n in range(1, 6)]
+    tests = [p for p in load_corpus(ROOT / "tests" / "corpus") if p.source == "blind" and p.split == "test"]
+    blind = [p for p in load_corpus(ROOT / "tests" / "corpus") if p.source == "blind"]
+    assert blind and 0.3 <= len(tests) / len(blind) <= 0.5
