@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(chromium).exists():
         print("Debian's chromium is not installed (apt-get install chromium)", file=sys.stderr)
         return 2
-    pages = [p for p in all_pages(seeds=False) if p.source == "blind" and (args.split == "all" or p.split == args.split)]
+    pages = [p for p in all_pages(seeds=False)
+             if p.source == "blind" and (args.split == "all" or p.split == args.split)]
     from playwright.sync_api import sync_playwright
 
     rendered: list[LabelledPage] = []

@@ -33,7 +33,7 @@ _GENERIC = {
     "personal", "family", "encounter", "screening", "sequelae", "sequela", "initial", "subsequent",
     "episode", "acute", "chronic", "primary", "secondary", "mild", "moderate", "severe", "essential",
     "unilateral", "bilateral", "left", "right", "upper", "lower", "multiple", "single", "localized",
-    "generalized", "congenital", "due", "to", "the", "a", "an", "other", "use", "long", "term", "current",
+    "generalized", "congenital", "due", "to", "the", "a", "an", "use", "long", "term", "current",
 }
 # words too common in ordinary marketing text to mean a disease on their own
 _TOO_COMMON = {
@@ -59,6 +59,9 @@ def _clean(description: str) -> str:
     return " ".join(text.split())
 
 
+_DISEASE_NOUNS = {"disease", "diseases", "disorder", "disorders", "syndrome", "syndromes", "deficiency", "condition",
+                  "conditions", "abnormality", "abnormalities", "anomaly", "anomalies", "level", "levels", "results",
+                  "abnormal", "elevated", "decreased", "increased", "common", "single", "double"}
 _ADJECTIVE = re.compile(r"(?:al|ive|ic|ed|ing|ous|ary|ar|ile|oid)$")
 _NOT_DISEASES = {"female", "male", "child", "newborn", "pregnancy", "person", "persons", "patient", "adult",
                  "infant", "body", "blood", "skin", "eye", "ear", "heart", "liver", "kidney", "bone"}
@@ -70,6 +73,13 @@ def _phrases(description: str) -> dict[str, int]:
     cleaned = _clean(description)
     head = _CUT.split(f" {cleaned} ")[0].strip() if cleaned else ""
     words = [w for w in head.split() if w not in _GENERIC]
+    whole = [w for w in cleaned.split() if w not in _GENERIC]
+    # a single word only when it is the whole description ("Insomnia", "Gout") or a pathology word: the head of
+    # a longer one ("Collagen (vascular) disease", "Abnormality of ...") is often an ordinary word
+    if len(words) == 1 and not _SUFFIX.match(words[0]) and (
+        words != whole or not _DISEASE_NOUNS.isdisjoint(cleaned.split())
+    ):
+        words = []  # "Collagen (vascular) disease", "Mood disorder": the word alone is no disease
     if 1 <= len(words) <= 4 and any(len(w) > 3 for w in words):
         phrase = " ".join(words)
         single_adjective = len(words) == 1 and (_ADJECTIVE.search(phrase) and not _SUFFIX.match(phrase))
@@ -113,8 +123,7 @@ def main() -> int:
     ]
     lines += [f"{term}\t{code}" for term, code in rows]
     OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"{len(rows)} terms from {release} -> {OUT.relative_to(Path.cwd()) if OUT.is_relative_to(Path.cwd()) else OUT}",
-          file=sys.stderr)
+    print(f"{len(rows)} terms from {release} -> {OUT.name}", file=sys.stderr)
     return 0
 
 

@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         "vectorizer": model.vectorizer,
         "classifier": model.classifier,
         "none_threshold": model.none_threshold,
+        "min_probability": model.min_probability,
         "feature_names": model.feature_names,
     }
     joblib.dump(payload, target, compress=("zlib", 6))

@@ -23,10 +23,10 @@ from monitor.statements import TYPES
 ROOT = Path(__file__).resolve().parents[1]
 
 # floors: a little under the shipped model's scores (bench/accuracy.py), never above them
-BLIND_TEST_FLOORS = {"kind_f1": 0.87, "claim_recall": 0.85, "disease_recall": 0.84, "disease_precision": 0.55,
-                     "dshea_f1": 0.97, "days_exact": 0.70}
-OWN_TEST_FLOORS = {"kind_f1": 0.90, "claim_recall": 0.90, "disease_recall": 0.90, "dshea_f1": 0.97}
-REGULATOR_TEST_FLOORS = {"fda_101_93_g": 0.74, "warning_letters": 0.92}
+BLIND_TEST_FLOORS = {"kind_f1": 0.86, "claim_recall": 0.84, "disease_recall": 0.82, "disease_precision": 0.60,
+                     "dshea_f1": 0.97, "days_exact": 0.75}
+OWN_TEST_FLOORS = {"kind_f1": 0.92, "claim_recall": 0.88, "disease_recall": 0.90, "dshea_f1": 0.97}
+REGULATOR_TEST_FLOORS = {"fda_101_93_g": 0.69, "warning_letters": 0.90}
 
 
 def _load_scoring() -> ModuleType:

@@ -28,7 +28,7 @@ from monitor.extract.features import Candidate, candidate_tokens, rule_classific
 from monitor.extract.findings import page_findings
 from monitor.extract.keys import counter_free_key, fold, statement_key
 from monitor.extract.model import NONE, Prediction, load_model
-from monitor.extract.rules import compiled, prefixes
+from monitor.extract.rules import compiled
 from monitor.extract.segmentation import Unit, segment
 from monitor.extract.severity import statement_severity
 from monitor.extract.vocabulary import disease_mentions
@@ -41,6 +41,7 @@ __all__ = ["RULES_VERSION", "PageAnalysis", "analyse_page", "clear_caches", "ext
 # re-extracted under the new version (the model's own version is appended by ``extractor_version``)
 RULES_VERSION = "2026.1"
 _DSHEA_RULES = frozenset({"dshea_evaluated", "dshea_not_intended"})
+RULE_KINDS_KEPT: frozenset[str] = frozenset({"guarantee", "disclaimer"})
 _AUTHORITY_WORDS = (
     ("fda", "fda"), ("food and drug", "fda"), ("government", "government"), ("nih", "government"),
     ("doctor", "physician"), ("dr ", "physician"), ("dr.", "physician"), ("physician", "physician"),
@@ -174,6 +175,10 @@ def _decision(candidate: Candidate, rules: Classification | None, prediction: Pr
     if rules is not None and rules.rule in _DSHEA_RULES:
         return _Decision("disclaimer", "fda", rules.rule, rules.matched, dict(rules.attributes))
     if prediction is None or prediction.label == NONE:
+        if RULE_KINDS_KEPT and rules is not None and rules.kind in RULE_KINDS_KEPT:
+            # the guarantee and disclaimer rules are precise: what they find stays, even when the model doubts
+            attributes = _attributes(rules.kind, rules.type, candidate.text, folded, rules)
+            return _Decision(rules.kind, rules.type, rules.rule, rules.matched, attributes)
         return None
     kind, type_ = prediction.kind, prediction.type
     # "is not guaranteed to stop every cramp": a hedge, not a promise (unless the rules see a disclaimer in it)
@@ -245,13 +250,12 @@ def extract_statements(blocks: Sequence[Block], product: Sequence[str] = ()) -> 
     keys: list[tuple[Any, ...]] = []
     cache = _CACHE
     for index, unit in enumerate(units):
-        key = (unit.text, unit.tag, unit.region, unit.context, unit.testimonial, unit.section, names)
-        keys.append(key)
-        hit = cache.get(key, _MISS)
-        if hit is _MISS:
-            missing.append(index)
+        cache_key = (unit.text, unit.tag, unit.region, unit.context, unit.testimonial, unit.section, names)
+        keys.append(cache_key)
+        if cache_key in cache:
+            decisions[index] = cache[cache_key]
         else:
-            decisions[index] = hit  # type: ignore[assignment]
+            missing.append(index)
     if missing:
         wanted = [i for i in missing if _is_candidate(units[i])]
         fresh = dict(zip(wanted, _decide_all([_unit_candidate(units[i], names) for i in wanted]), strict=True))
@@ -285,7 +289,6 @@ def extract_statements(blocks: Sequence[Block], product: Sequence[str] = ()) -> 
     return statements
 
 
-_MISS = object()
 _CACHE: dict[tuple[Any, ...], _Decision | None] = {}
 _CACHE_SIZE = 32768
 

@@ -25,7 +25,8 @@ from monitor.extract.vocabulary import disease_mentions
 _WORDS = re.compile(r"[a-z0-9<>]+(?:'[a-z]+)?|[!?%$#]")
 _DIGITS = re.compile(r"\d+")
 _STOP = frozenset(
-    "a an the and or of to in on for with at by from as is are was be it its this that these those".split()
+    ["a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "with", "at", "by", "from", "as", "is", "are",
+     "was", "be", "it", "its", "this", "that", "these", "those"]
 )
 _HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _CELL_TAGS = frozenset({"td", "th", "dd", "dt"})

@@ -98,7 +98,7 @@ def product_names(html: str | bytes, blocks: Sequence[Block]) -> tuple[str, ...]
             except (ValueError, RecursionError):
                 continue
         og_type = soup.find("meta", attrs={"property": "og:type"})
-        product_page = bool(og_type) and "product" in str(og_type.get("content", "")).lower()
+        product_page = og_type is not None and "product" in str(og_type.get("content", "")).lower()
         for prop in ("og:title", "product:brand", "og:site_name"):
             meta = soup.find("meta", attrs={"property": prop})
             content = meta.get("content") if meta else None

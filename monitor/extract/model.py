@@ -53,6 +53,7 @@ class StatementModel:
     classifier: Any  # sklearn LogisticRegression
     none_threshold: float  # "none" only when at least this probable: recall over precision
     feature_names: Any = None
+    min_probability: float = 0.0  # ...and the statement type that would replace it at least this probable
 
     def __post_init__(self) -> None:
         if self.feature_names is None:
@@ -77,7 +78,9 @@ class StatementModel:
         masked = probabilities.copy()
         masked[:, self._none] = -1.0
         runner_up = masked.argmax(axis=1)
-        doubtful = (best == self._none) & (probabilities[:, self._none] < self.none_threshold)
+        rows_index = numpy.arange(probabilities.shape[0])
+        doubtful = ((best == self._none) & (probabilities[:, self._none] < self.none_threshold)
+                    & (probabilities[rows_index, runner_up] >= self.min_probability))
         best[doubtful] = runner_up[doubtful]
         # every feature's contribution to the chosen label, all rows at once, then the largest few per row
         rows = numpy.repeat(numpy.arange(matrix.shape[0]), numpy.diff(matrix.indptr))
@@ -105,7 +108,7 @@ def load_model() -> StatementModel:
             raise RuntimeError(f"the statement model is missing ({MODEL_FILE}): run scripts/train_model.py")
         payload = joblib.load(path)
     return StatementModel(payload["version"], payload["vectorizer"], payload["classifier"],
-                          payload["none_threshold"], payload.get("feature_names"))
+                          payload["none_threshold"], payload.get("feature_names"), payload.get("min_probability", 0.0))
 
 
 def model_version() -> str:

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 _CONTEXT = {
     "ctx:card": "in a testimonial card", "ctx:heading": "a heading", "ctx:cell": "a table cell",
     "ctx:tag-li": "a list item", "ctx:region-footer": "in the footer", "ctx:quoted": "in quotation marks",
-    "ctx:first-person": "first person", "ctx:product-named": "names the product", "ctx:testimonial": "in a review block",
+    "ctx:first-person": "first person", "ctx:product-named": "names the product",
+    "ctx:testimonial": "in a review block",
     "ctx:guarantee": "in a guarantee box", "ctx:faq": "in an FAQ", "ctx:disclaimer": "in a disclaimer block",
     "ctx:footnote": "small print", "dz:any": "disease term", "dz:serious": "serious disease term",
     "dz:lay": "lay disease word",

@@ -33,6 +33,7 @@ PARAMETERS: dict[str, object] = {
     "sublinear_tf": True,
     "class_weight": None,
     "none_threshold": 0.7,
+    "min_probability": 0.0,
     "max_iter": 3000,
 }
 
@@ -118,7 +119,8 @@ def fit(examples: Sequence[Example], parameters: dict[str, object] | None = None
     classifier = LogisticRegression(C=float(params["C"]), class_weight=params["class_weight"],  # type: ignore[arg-type]
                                     max_iter=int(params["max_iter"]), solver="lbfgs")  # type: ignore[call-overload]
     classifier.fit(matrix, labels)
-    return StatementModel(data_version(examples, params), vectorizer, classifier, float(params["none_threshold"]))  # type: ignore[arg-type]
+    return StatementModel(data_version(examples, params), vectorizer, classifier, float(params["none_threshold"]),  # type: ignore[arg-type]
+                          None, float(params["min_probability"]))  # type: ignore[arg-type]
 
 
 def label_counts(examples: Sequence[Example]) -> Counter[str]:
