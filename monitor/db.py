@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ except ImportError:  # not POSIX: SQLite's busy timeout alone orders the writers
     fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,21 +33,54 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(db_url: str) -> Engine:
-    """Create the engine for a URL: SQLite in WAL mode with foreign keys, or PostgreSQL via psycopg 3."""
+_SUPPORTED_URLS = "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"})
+
+
+def parse_db_url(db_url: str) -> URL:
+    """The URL of a database claimwatch can use (SQLite or PostgreSQL through psycopg 3); anything else
+    raises DatabaseError with a one-line reason. ``parse_db_url("postgres://h/db")`` raises."""
     try:
         url = make_url(db_url)
     except ArgumentError as exc:
-        raise DatabaseError(f"invalid database URL {db_url!r}") from exc
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
+        shown = re.sub(r":[^:@/]*@", ":***@", db_url)  # never echo a password
+        raise DatabaseError(f"invalid database URL {shown!r} (use {_SUPPORTED_URLS})") from exc
+    if url.drivername not in _DRIVERS:
+        raise DatabaseError(f"unsupported database URL {url.render_as_string()!r} (use {_SUPPORTED_URLS})")
+    return url.set(drivername="postgresql+psycopg") if url.drivername == "postgresql" else url
+
+
+def sqlite_path(db_url: str) -> Path | None:
+    """The file a SQLite URL names; None for an in-memory or URI-style SQLite database, or another one."""
+    url = parse_db_url(db_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    if url.database.startswith("file:") or url.query.get("uri"):
+        return None
+    return Path(url.database)
+
+
+def require_database_file(db_url: str) -> None:
+    """Fail when a SQLite URL names a file that does not exist, rather than create an empty one (only
+    ``claimwatch init`` creates a database)."""
+    path = sqlite_path(db_url)
+    if path is not None and not path.is_file():
+        raise DatabaseError(f"no database at {path} (create it with `claimwatch init`)")
+
+
+def make_engine(db_url: str) -> Engine:
+    """Create the engine for a URL: SQLite in WAL mode with foreign keys, or PostgreSQL via psycopg 3."""
+    url = parse_db_url(db_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except ImportError as exc:  # the driver is not installed
+        raise DatabaseError(f"cannot use database URL {url.render_as_string()!r}: {exc}") from exc
 
 
 def sqlite_file(engine: Engine) -> str | None:

@@ -15,9 +15,11 @@ current at a moment (``at``) and the one before it, or else the page's latest ve
                                snapshots, changes and the claimwatch version
 =============================  =====================================================================
 
-Verification checks every listed file against its SHA-256, that nothing unlisted was added, every WARC
-record's digests, and that each fetch's response payload hashes to the body SHA-256 the manifest states.
-The manifest cannot vouch for itself: keep its SHA-256 (printed by ``claimwatch evidence``) with the case.
+A fetch's record is bundled only once it is sure to be that fetch's: the record at the row's
+``warc_path``/``warc_offset`` must be a ``response`` of the fetch's URL whose payload hashes to the
+fetch's body SHA-256 (``EvidenceError`` otherwise, and no bundle). Verification (``monitor.evidence_check``)
+is strict about the zip, the manifest and every member, and streams them. The manifest cannot vouch for
+itself: keep its SHA-256 (printed by ``claimwatch evidence``) with the case.
 
 >>> with sessions() as session:                                            # doctest: +SKIP
 ...     bundle = build_bundle(session, settings, "https://shop.example/", change_id=42)
@@ -30,7 +32,6 @@ True
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import tempfile
@@ -44,23 +45,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.config import Settings
+from monitor.evidence_check import (
+    BUNDLE_FORMAT,
+    MANIFEST,
+    REPORT_MEMBER,
+    WARC_MEMBER,
+    Verification,
+    same_url,
+    verify_bundle,
+)
 from monitor.models import Change, Fetch, Page, Site, Snapshot, StatementRow
 from monitor.screenshots import load_screenshot
 from monitor.urls import canonical_url
-from monitor.warc import (
-    ArchivedRecord,
-    claimwatch_version,
-    iter_records,
-    payload_sha256,
-    raw_records,
-    read_record,
-    warcinfo_record,
-)
+from monitor.warc import ArchivedRecord, claimwatch_version, payload_sha256, raw_records, read_record, warcinfo_record
 
-BUNDLE_FORMAT = "claimwatch-evidence/1"
-MANIFEST = "manifest.json"
-WARC_MEMBER = "warc/evidence.warc.gz"
-REPORT_MEMBER = "report.html"
+__all__ = ["BUNDLE_FORMAT", "MANIFEST", "REPORT_MEMBER", "WARC_MEMBER", "Bundle", "EvidenceError", "Verification",
+           "build_bundle", "select_snapshots", "verify_bundle", "write_bundle"]
 
 
 class EvidenceError(ValueError):
@@ -76,14 +76,6 @@ class Bundle:
 
     def manifest_bytes(self) -> bytes:
         return (json.dumps(self.manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-@dataclass(frozen=True, slots=True)
-class Verification:
-    ok: bool
-    message: str  # the one-line verdict
-    problems: tuple[str, ...] = ()
-    manifest_sha256: str | None = None
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -231,8 +223,8 @@ def build_bundle(session: Session, settings: Settings, url: str, *, change_id: i
         }
         files[f"statements/{role}.json"] = _statements_document(session, selection, snapshot, fetch)
         if fetch.warc_path and fetch.warc_offset is not None:
-            record = read_record(settings.data_dir, fetch.warc_path, fetch.warc_offset)
-            warc_parts.append(raw_records(settings.data_dir, fetch.warc_path, fetch.warc_offset))
+            record, raw = fetch_record(settings.data_dir, fetch, entry["url"])
+            warc_parts.append(raw)
             entry["warc"] = {"record_id": record.record_id, "source_file": fetch.warc_path,
                              "source_offset": fetch.warc_offset}
         if snapshot.screenshot_sha256:
@@ -262,6 +254,36 @@ def build_bundle(session: Session, settings: Settings, url: str, *, change_id: i
     return Bundle(manifest, files)
 
 
+def fetch_record(data_dir: Path, fetch: Fetch, url: str) -> tuple[ArchivedRecord, bytes]:
+    """The fetch's response record and its raw bytes (with its request record), once sure they are this
+    fetch's: a ``response`` of ``url`` whose payload hashes to the fetch's body SHA-256. A row that points
+    elsewhere (another page's record, an older one, the middle of one: rows written before archive writes
+    were all-or-nothing) is an ``EvidenceError``: another URL's record is never bundled."""
+    assert fetch.warc_path is not None and fetch.warc_offset is not None
+    where = f"fetch {fetch.id}: the WARC record at {fetch.warc_path}#{fetch.warc_offset}"
+    try:
+        record = read_record(data_dir, fetch.warc_path, fetch.warc_offset)
+        raw = raw_records(data_dir, fetch.warc_path, fetch.warc_offset)
+    except OSError as exc:
+        raise EvidenceError(f"{where} cannot be read: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise EvidenceError(f"{where} cannot be read: {exc}") from exc
+    problem = _record_mismatch(record, url, fetch.sha256)
+    if problem is not None:
+        raise EvidenceError(f"{where} {problem}; nothing bundled (the archive and the database disagree)")
+    return record, raw
+
+
+def _record_mismatch(record: ArchivedRecord, url: str, body_sha256: str | None) -> str | None:
+    if record.record_type != "response":
+        return f"is a {record.record_type or 'unknown'} record, not the fetch's response"
+    if not same_url(record.url, url):
+        return f"is of {record.url}, not {url}"
+    if body_sha256 is not None and payload_sha256(record) != body_sha256:
+        return "holds another body than the fetch's (its payload's SHA-256 differs)"
+    return None
+
+
 def _bundle_warc(parts: list[bytes], selection: Selection) -> bytes:
     """A small WARC: a fresh ``warcinfo`` record, then the crawl's own records, unchanged."""
     info = {"description": f"claimwatch evidence for {selection.page.url}: the records of the fetches "
@@ -282,67 +304,3 @@ def write_bundle(bundle: Bundle, out: Path) -> str:
             archive.writestr(name, bundle.files[name], compress_type=kind)
     os.replace(tmp.name, out)
     return _sha256(manifest)
-
-
-# --- verifying ----------------------------------------------------------------------------------------
-
-
-def verify_bundle(path: Path) -> Verification:
-    """Re-check every hash of a bundle; ``ok`` False with the problems found otherwise."""
-    problems: list[str] = []
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            if MANIFEST not in names:
-                return _failed(path, ["no manifest.json"])
-            manifest_raw = archive.read(MANIFEST)
-            manifest = json.loads(manifest_raw)
-            listed = {entry["name"]: entry for entry in manifest.get("files", [])}
-            contents: dict[str, bytes] = {}
-            for name, entry in sorted(listed.items()):
-                if name not in names:
-                    problems.append(f"{name}: missing")
-                    continue
-                data = archive.read(name)
-                contents[name] = data
-                if _sha256(data) != entry.get("sha256") or len(data) != entry.get("bytes"):
-                    problems.append(f"{name}: SHA-256 does not match the manifest")
-            problems += [f"{name}: not listed in the manifest" for name in sorted(names - set(listed) - {MANIFEST})]
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, KeyError, TypeError, ValueError) as exc:
-        # a corrupted member fails its CRC here (BadZipFile), a mangled manifest its JSON parse
-        return _failed(path, [f"unreadable bundle: {exc}"])
-    if not problems:
-        problems += _check_warc(manifest, contents.get(WARC_MEMBER))
-    if problems:
-        return _failed(path, problems, _sha256(manifest_raw))
-    digest = _sha256(manifest_raw)
-    message = (f"OK: {path.name}: {len(listed)} files match manifest.json (manifest SHA-256 {digest}), "
-               f"claimwatch {manifest.get('claimwatch_version')}")
-    return Verification(True, message, (), digest)
-
-
-def _check_warc(manifest: dict[str, Any], warc: bytes | None) -> list[str]:
-    expected = {entry["warc"]["record_id"]: entry for entry in manifest.get("snapshots", []) if entry.get("warc")}
-    if not expected:
-        return []
-    if warc is None:
-        return [f"{WARC_MEMBER}: missing"]
-    records: dict[str, ArchivedRecord] = {}
-    try:
-        for record in iter_records(io.BytesIO(warc)):
-            records[record.record_id] = record
-    except Exception as exc:  # noqa: BLE001 - any parse or digest failure is a verdict, not a crash
-        return [f"{WARC_MEMBER}: {exc}"]
-    problems = []
-    for record_id, entry in expected.items():
-        found = records.get(record_id)
-        if found is None:
-            problems.append(f"{WARC_MEMBER}: no record {record_id} ({entry['role']} fetch)")
-        elif entry.get("body_sha256") and payload_sha256(found) != entry["body_sha256"]:
-            problems.append(f"{WARC_MEMBER}: {entry['role']} payload does not hash to its body SHA-256")
-    return problems
-
-
-def _failed(path: Path, problems: list[str], digest: str | None = None) -> Verification:
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return Verification(False, f"FAILED: {path.name}: {problems[0]}{more}", tuple(problems), digest)

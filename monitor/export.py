@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from monitor.extract.reasons import describe_reason
 from monitor.models import Change, Event, Fetch, Page, Site, Snapshot, StatementRow
 from monitor.statements import SEVERITIES, severity_rank
+from monitor.terminal import one_line
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -66,23 +67,39 @@ def export_pages(session: Session, site: str | None = None) -> dict[str, Any]:
     return {"pages": pages}
 
 
+# a cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets (OWASP "CSV
+# injection"): page text such as "=HYPERLINK(...)" or "@SUM(...)" gets a leading apostrophe
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> object:
+    """A CSV cell that a spreadsheet shows as text: ``spreadsheet_cell("=1+1") == "'=1+1"``."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 CSV_COLUMNS = ("url", "site", "fetched_at", "status", "sha256", "position", "kind", "type", "severity", "text",
                "attributes", "reason")
 
 
 def pages_to_csv(document: dict[str, Any]) -> str:
-    """One row per statement (a page with no statements still gets one row)."""
+    """One row per statement (a page with no statements still gets one row); no cell starts a formula."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
+
+    def write(row: list[object]) -> None:
+        writer.writerow([spreadsheet_cell(cell) for cell in row])
+
     for page in document["pages"]:
         base = [page["url"], page["site"], page["fetched_at"], page["status"], page["sha256"]]
         if not page["statements"]:
-            writer.writerow([*base, "", "", "", "", "", "", ""])
+            write([*base, "", "", "", "", "", "", ""])
         for position, statement in enumerate(page["statements"]):
-            writer.writerow([*base, position, statement["kind"], statement["type"], statement["severity"],
-                             statement["text"], json.dumps(statement["attributes"], sort_keys=True),
-                             statement.get("reason", "")])
+            write([*base, position, statement["kind"], statement["type"], statement["severity"],
+                   statement["text"], json.dumps(statement["attributes"], sort_keys=True),
+                   statement.get("reason", "")])
     return out.getvalue()
 
 
@@ -136,19 +153,20 @@ def query_changes(
 
 
 def changes_table(document: dict[str, Any], width: int = 60) -> str:
-    """A readable fixed-width table of changes, then events."""
+    """A readable fixed-width table of changes, then events; every cell one line, with no terminal
+    escape sequences or control characters (page text is untrusted)."""
 
     def cut(text: str | None) -> str:
-        text = " ".join((text or "").split())
+        text = one_line(text)
         return text if len(text) <= width else text[: width - 1] + "…"
 
     lines = []
     header = f"{'SEVERITY':<8}  {'CHANGE':<8}  {'KIND/TYPE':<30}  {'SITE':<16}  URL"
     lines.append(header)
     for change in document["changes"]:
-        kind_type = f"{change['kind']}/{change['type']}"
-        lines.append(f"{change['severity']:<8}  {change['change']:<8}  {kind_type:<30}  {change['site']:<16}  "
-                     f"{change['url']}")
+        kind_type = one_line(f"{change['kind']}/{change['type']}")
+        lines.append(f"{one_line(change['severity']):<8}  {one_line(change['change']):<8}  {kind_type:<30}  "
+                     f"{one_line(change['site']):<16}  {one_line(change['url'])}")
         if change["before"]:
             lines.append(f"{'':<10}- {cut(change['before'])}")
         if change["after"]:
@@ -159,5 +177,6 @@ def changes_table(document: dict[str, Any], width: int = 60) -> str:
         lines.append("")
         lines.append(f"{'EVENT':<10}  {'SITE':<16}  URL  DETAIL")
         for event in document["events"]:
-            lines.append(f"{event['event']:<10}  {event['site']:<16}  {event['url']}  {cut(event['detail'])}")
+            lines.append(f"{one_line(event['event']):<10}  {one_line(event['site']):<16}  {one_line(event['url'])}  "
+                         f"{cut(event['detail'])}")
     return "\n".join(lines) + "\n"

@@ -16,9 +16,11 @@ whenever the current file would grow past ``max_bytes``. Each file starts with a
 - A fetch that got no response (timeout, refused connection...) becomes a ``metadata`` record
   (``application/warc-fields``) with the error, so the audit trail has no holes.
 
-Every record is serialised in memory and appended with one write, so a crash never leaves a fetch row
-pointing at a half-written record. Fetch rows keep ``warc_path`` relative to the data folder and the
-byte offset of their record (``read_record`` reads it back).
+Every record is serialised in memory and appended whole or not at all: a write that fails (a full disk)
+is cut off again, back to the file's last whole record, before the error is raised, so the offsets of the
+records before and after it stay right (a file that cannot be cut back is closed and the next record
+starts a new one). Fetch rows keep ``warc_path`` relative to the data folder and the byte offset of their
+record (``read_record`` reads it back); a fetch whose record could not be written has neither.
 
 >>> with WarcArchive(data_dir, prefix="shop-run7") as archive:            # doctest: +SKIP
 ...     location = archive.write_exchange(exchange)
@@ -29,24 +31,32 @@ byte offset of their record (``read_record`` reads it back).
 from __future__ import annotations
 
 import base64
+import contextlib
+import errno
 import hashlib
+import io
+import logging
 import os
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
-from warcio.statusandheaders import StatusAndHeaders
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParserException
 
 import monitor
+
+log = logging.getLogger(__name__)
 
 WARC_DIR = "warc"
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
@@ -143,8 +153,10 @@ class WarcArchive:
         self.operator = operator
         self.files: list[Path] = []  # every file this archive wrote, in order
         self._stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-        self._handle: BinaryIO | None = None
-        self._size = 0
+        self._serial = 0
+        # unbuffered: a failed write leaves nothing behind in a buffer to land later, after other records
+        self._handle: io.FileIO | None = None
+        self._size = 0  # bytes of whole records in the current file: the next record's offset
         self._records_in_file = 0
 
     # --- files ----------------------------------------------------------------------------------
@@ -152,23 +164,37 @@ class WarcArchive:
     def _open_next(self) -> None:
         self._close_current()
         self.directory.mkdir(parents=True, exist_ok=True)
-        serial = len(self.files) + 1
-        path = self.directory / f"{self.prefix}-{self._stamp}-{serial:05d}.warc.gz"
-        self._handle = path.open("xb")
-        self.files.append(path)
+        self._serial += 1
+        path = self.directory / f"{self.prefix}-{self._stamp}-{self._serial:05d}.warc.gz"
+        self._handle = path.open("xb", buffering=0)
         self._size = 0
         self._records_in_file = 0
         info = {"description": "claimwatch crawl archive: one response and request record per fetch"}
         if self.operator:
             info["operator"] = self.operator
-        self._append(warcinfo_record(path.name, info))
+        try:
+            self._append(warcinfo_record(path.name, info))
+        except OSError:
+            self._abandon()
+            with contextlib.suppress(OSError):  # holds nothing: not even its warcinfo record
+                path.unlink()
+            raise
+        self.files.append(path)
 
     def _close_current(self) -> None:
-        if self._handle is not None:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-            self._handle.close()
-            self._handle = None
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            try:
+                os.fsync(handle.fileno())
+            finally:
+                handle.close()
+
+    def _abandon(self) -> None:
+        """Stop writing to the current file (the next record starts a new one)."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            with contextlib.suppress(OSError):
+                handle.close()
 
     def close(self) -> None:
         self._close_current()
@@ -181,16 +207,43 @@ class WarcArchive:
         self.close()
 
     def _append(self, data: bytes) -> int:
-        assert self._handle is not None
+        """Append ``data`` whole and return its offset, or cut the file back to its size before and raise."""
+        handle = self._handle
+        assert handle is not None
         offset = self._size
-        self._handle.write(data)
-        self._handle.flush()
+        try:
+            _write_all(handle, data)
+        except OSError:
+            self._cut_back(offset)
+            raise
         self._size += len(data)
         self._records_in_file += 1
         return offset
 
+    def _cut_back(self, size: int) -> None:
+        """Truncate the current file to ``size`` after a failed append; if even that fails, abandon it."""
+        assert self._handle is not None
+        try:
+            self._handle.truncate(size)
+            self._handle.seek(size)
+        except OSError as exc:
+            log.error("cannot cut %s back after a failed write (%s): the next record starts a new file",
+                      self._handle.name, exc)
+            self._abandon()
+
+    def _is_intact(self) -> bool:
+        """The current file holds exactly the records written to it (no bytes of a failed write)."""
+        assert self._handle is not None
+        try:
+            return os.fstat(self._handle.fileno()).st_size == self._size
+        except OSError:
+            return False
+
     def _write(self, data: bytes) -> WarcLocation:
-        """Append serialised records, rotating first when the file would grow past ``max_bytes``."""
+        """Append serialised records, rotating first when the file would grow past ``max_bytes`` (or holds
+        anything else than its records: their offsets are counted, so they must be the file's only bytes)."""
+        if self._handle is not None and not self._is_intact():
+            self._abandon()
         if self._handle is None or (self._records_in_file > 1 and self._size + len(data) > self.max_bytes):
             self._open_next()
         offset = self._append(data)
@@ -243,6 +296,17 @@ class WarcArchive:
              ("WARC-Date", date)],
             "application/warc-fields", (fields,),
         ))
+
+
+def _write_all(handle: io.FileIO, data: bytes) -> None:
+    """Write every byte: a write may be cut short (the disk filled up mid-record); the next one raises."""
+    written = 0
+    with memoryview(data) as view:
+        while written < len(data):
+            count = handle.write(view[written:])
+            if not count:
+                raise OSError(errno.EIO, f"no bytes written to {handle.name}")
+            written += count
 
 
 _EMPTY_DIGEST = "sha256:" + base64.b32encode(hashlib.sha256(b"").digest()).decode("ascii")
@@ -344,25 +408,22 @@ def _to_archived(record: Any) -> ArchivedRecord:
     )
 
 
+#: What warcio raises on bytes that are not a record (an offset into the middle of one, a damaged file).
+_NOT_A_RECORD = (ArchiveLoadFailed, StatusAndHeadersParserException, zlib.error, EOFError, UnicodeError)
+
+
 def read_record(data_dir: Path, warc_path: str, offset: int) -> ArchivedRecord:
-    """The record at ``offset`` in a data-folder WARC file (a fetch row's ``warc_path``/``warc_offset``)."""
+    """The record at ``offset`` in a data-folder WARC file (a fetch row's ``warc_path``/``warc_offset``).
+
+    ``ValueError`` when no record starts there; ``OSError`` when the file cannot be read."""
     with warc_file(data_dir, warc_path).open("rb") as handle:
         handle.seek(offset)
-        for record in ArchiveIterator(handle):
-            return _to_archived(record)
+        try:
+            for record in ArchiveIterator(handle):
+                return _to_archived(record)
+        except _NOT_A_RECORD as exc:
+            raise ValueError(f"no WARC record starts at {warc_path}#{offset} ({type(exc).__name__})") from exc
     raise ValueError(f"no WARC record at {warc_path}#{offset}")
-
-
-def iter_records(stream: BinaryIO) -> Iterator[ArchivedRecord]:
-    """Every record of a WARC stream (checks digests as it reads; a mismatch raises ``ValueError``)."""
-    iterator = ArchiveIterator(stream, check_digests=True)
-    for record in iterator:
-        archived = _to_archived(record)
-        iterator.read_to_end(record)
-        if record.digest_checker.passed is False:
-            raise ValueError(f"digest mismatch in {archived.record_id}: "
-                             + "; ".join(str(p) for p in record.digest_checker.problems))
-        yield archived
 
 
 def raw_records(data_dir: Path, warc_path: str, offset: int) -> bytes:
@@ -371,21 +432,10 @@ def raw_records(data_dir: Path, warc_path: str, offset: int) -> bytes:
     path = warc_file(data_dir, warc_path)
     with path.open("rb") as handle:
         handle.seek(offset)
-        iterator = ArchiveIterator(handle)
-        spans: list[tuple[int, int]] = []
-        first_id = None
-        for record in iterator:
-            record_id = record.rec_headers.get_header("WARC-Record-ID")
-            concurrent = record.rec_headers.get_header("WARC-Concurrent-To")
-            iterator.read_to_end(record)
-            start, length = iterator.get_record_offset(), iterator.get_record_length()
-            if first_id is None:
-                first_id = record_id
-                spans.append((start, length))
-                continue
-            if record.rec_type == "request" and concurrent == first_id:
-                spans.append((start, length))
-            break
+        try:
+            spans = _record_spans(ArchiveIterator(handle))
+        except _NOT_A_RECORD as exc:
+            raise ValueError(f"no WARC record starts at {warc_path}#{offset} ({type(exc).__name__})") from exc
         if not spans:
             raise ValueError(f"no WARC record at {warc_path}#{offset}")
         chunks = []
@@ -393,6 +443,25 @@ def raw_records(data_dir: Path, warc_path: str, offset: int) -> bytes:
             handle.seek(start)
             chunks.append(handle.read(length))
     return b"".join(chunks)
+
+
+def _record_spans(iterator: ArchiveIterator) -> list[tuple[int, int]]:
+    """(offset, length) of the iterator's first record, and of the next when it is its request record."""
+    spans: list[tuple[int, int]] = []
+    first_id = None
+    for record in iterator:
+        record_id = record.rec_headers.get_header("WARC-Record-ID")
+        concurrent = record.rec_headers.get_header("WARC-Concurrent-To")
+        iterator.read_to_end(record)
+        start, length = iterator.get_record_offset(), iterator.get_record_length()
+        if first_id is None:
+            first_id = record_id
+            spans.append((start, length))
+            continue
+        if record.rec_type == "request" and concurrent == first_id:
+            spans.append((start, length))
+        break
+    return spans
 
 
 def payload_sha256(record: ArchivedRecord) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,9 @@ from monitor.cron import CronError, validate_cron
 
 DEFAULT_SCHEDULE = "0 6 * * *"
 DEFAULT_MAX_PAGES = 50
+SITE_NAME_MAX = 64
+# a site's name becomes part of file names (crawl logs, WARC files): a slug, never a path
+_SITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _KEYS = frozenset({"name", "start_urls", "allow", "max_pages", "schedule", "render_js", "recipients", "enabled"})
 
 
@@ -32,9 +36,21 @@ class SiteSpec:
     recipients: tuple[str, ...] = field(default_factory=tuple)
     enabled: bool = True
 
+    def __post_init__(self) -> None:
+        validate_site_name(self.name)  # also when a spec is built in Python, not from YAML or the CLI
+
 
 def _fail(where: str, field_name: str, why: str) -> WatchlistError:
     return WatchlistError(f"{where}: field '{field_name}': {why}")
+
+
+def validate_site_name(name: str) -> str:
+    """A site name is a slug: letters, digits, '-', '_' and '.', starting with a letter or digit, at most
+    64 characters. ``validate_site_name("../../x")`` raises ``site '../../x': field 'name': ...``."""
+    if len(name) > SITE_NAME_MAX or not _SITE_NAME.fullmatch(name):
+        raise _fail(f"site {name!r}", "name", f"not a valid site name: use letters, digits, '-', '_' and '.', "
+                    f"starting with a letter or digit, at most {SITE_NAME_MAX} characters")
+    return name
 
 
 def validate_url(url: object, where: str, field_name: str = "start_urls") -> str:
@@ -64,6 +80,7 @@ def site_from_mapping(raw: Mapping[str, Any], index: int = 0) -> SiteSpec:
     where = f"site {name!r}" if isinstance(name, str) and name.strip() else f"site #{index + 1}"
     if not isinstance(name, str) or not name.strip():
         raise _fail(where, "name", "missing or empty")
+    validate_site_name(name.strip())
     unknown = sorted(set(raw) - _KEYS)
     if unknown:
         raise _fail(where, unknown[0], f"unknown key (allowed: {', '.join(sorted(_KEYS))})")

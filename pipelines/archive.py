@@ -5,15 +5,23 @@ writes WARC files of its own (``monitor.warc.WarcArchive``, named after the site
 worker), opened with ``open()`` and closed with ``close()``; each item gets ``warc_path`` (relative to
 the data folder) and ``warc_offset`` (its response record, or the ``metadata`` record of a fetch that got
 no response) for the fetch row.
+
+A record that cannot be written (a full disk, a read-only data folder) leaves the WARC file as it was
+(``WarcArchive`` cuts a failed write off again) and the fetch says so: no ``warc_path``/``warc_offset``,
+and ``error`` "not archived: <why>", so the fetch row is kept, as an error: the page keeps its current
+snapshot (no version is ever recorded without its archived response) and the next crawl tries again.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from crawler.items import PageItem
 from monitor.store import sha256_hex
-from monitor.warc import DEFAULT_MAX_BYTES, HttpExchange, WarcArchive
+from monitor.warc import DEFAULT_MAX_BYTES, HttpExchange, WarcArchive, WarcLocation
+
+log = logging.getLogger(__name__)
 
 
 class ArchivePipeline:
@@ -40,8 +48,25 @@ class ArchivePipeline:
             item.sha256 = sha256_hex(item.body)
         if self.archive is None:
             return item
+        try:
+            location = self._write(self.archive, item)
+        except OSError as exc:
+            log.error("page %s not archived: %s", item.url, exc)
+            why = f"not archived: {exc}"
+            item.error = f"{item.error} ({why})" if item.error else why
+            item.warc_path, item.warc_offset = None, None
+            return item
+        if location is None:
+            return item
+        item.warc_path, item.warc_offset = location.path, location.offset
+        item.raw_headers, item.request_headers = [], []  # archived
+        return item
+
+    @staticmethod
+    def _write(archive: WarcArchive, item: PageItem) -> WarcLocation | None:
+        """The fetch's record: its response, or the error of a fetch that got none."""
         if item.status is not None:
-            location = self.archive.write_exchange(HttpExchange(
+            return archive.write_exchange(HttpExchange(
                 url=item.response_url or item.final_url or item.url,
                 status=item.status,
                 body=item.body or b"",
@@ -52,10 +77,6 @@ class ArchivePipeline:
                 rendered=item.rendered,
                 payload_sha256=item.sha256,
             ))
-        elif item.error:
-            location = self.archive.write_error(item.url, item.error, item.fetched_at)
-        else:
-            return item
-        item.warc_path, item.warc_offset = location.path, location.offset
-        item.raw_headers, item.request_headers = [], []  # archived
-        return item
+        if item.error:
+            return archive.write_error(item.url, item.error, item.fetched_at)
+        return None

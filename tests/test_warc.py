@@ -3,22 +3,30 @@ each response payload hashes to the body SHA-256 that was stored."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import gzip
 import hashlib
 import json
+import os
+import resource
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from crawlkit import crawl, fetches, setup_site
+from crawlkit import crawl, fetches, setup_site, shop_database, shop_page
 from sqlalchemy import select
 
+from crawler.items import PageItem
 from monitor.db import make_engine, make_session_factory
 from monitor.models import Body, Fetch
 from monitor.store import load_body
 from monitor.urls import canonical_url
-from monitor.warc import raw_records, read_record, sha256_base32
+from monitor.warc import HttpExchange, WarcArchive, raw_records, read_record, sha256_base32
 
 SITES = Path(__file__).resolve().parent / "sites"
 SHOP = SITES / "crawl"
@@ -142,3 +150,127 @@ def test_files_rotate_by_size_and_per_run_and_errors_are_recorded(run_cli, sqlit
 def _records(path: Path) -> int:
     index = warcio("index", str(path))
     return len(index.stdout.splitlines())
+
+
+# --- a write that fails (a full disk) -------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def file_size_limit(limit: int) -> Iterator[None]:
+    """Any write past ``limit`` bytes into a file fails, as on a full disk: the kernel's RLIMIT_FSIZE cuts
+    a write that crosses the limit short and fails the next one with EFBIG (SIGXFSZ ignored, as a server
+    would). Process-wide: hold it only around the write under test."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+
+
+def exchange(name: str, size: int = 3000) -> HttpExchange:
+    body = b"<p>" + os.urandom(size).hex().encode() + b"</p>"  # random: the record does not compress away
+    return HttpExchange(url=f"http://127.0.0.1:1/{name}", status=200, body=body, fetched_at=datetime.now(UTC))
+
+
+def target_uris(path: Path) -> list[str]:
+    index = warcio("index", "-f", "warc-type,warc-target-uri", str(path))
+    assert index.returncode == 0, index.stderr
+    return [json.loads(line).get("warc-target-uri", "") for line in index.stdout.splitlines()]
+
+
+def test_a_write_cut_short_is_undone_and_later_records_are_where_their_locations_say(tmp_path) -> None:
+    data = tmp_path / "data"
+    with WarcArchive(data, prefix="shop-run1-w1") as archive:
+        first = archive.write_exchange(exchange("a.html"))
+        path = archive.files[-1]
+        before = path.stat().st_size
+        with file_size_limit(before + 1000), pytest.raises(OSError):
+            archive.write_exchange(exchange("b.html"))  # 1000 bytes land, then "File too large"
+        assert path.stat().st_size == before, "the half-written record was not cut off"
+        later = [archive.write_exchange(exchange(name)) for name in ("c.html", "d.html")]
+    for location, name in zip([first, *later], ["a.html", "c.html", "d.html"], strict=True):
+        assert read_record(data, location.path, location.offset).url.endswith(f"/{name}")
+    check_with_warcio(warc_files(data))
+    assert not any(uri.endswith("/b.html") for uri in target_uris(path))
+
+
+def test_a_new_file_that_cannot_be_started_is_not_left_half_written(tmp_path) -> None:
+    data = tmp_path / "data"
+    with WarcArchive(data, prefix="shop-run1-w1", max_bytes=1) as archive:  # every fetch starts a file
+        first = archive.write_exchange(exchange("a.html"))
+        with file_size_limit(100), pytest.raises(OSError):
+            archive.write_exchange(exchange("b.html"))  # the next file's warcinfo record is cut short
+        later = archive.write_exchange(exchange("c.html"))
+    assert read_record(data, first.path, first.offset).url.endswith("/a.html")
+    assert read_record(data, later.path, later.offset).url.endswith("/c.html")
+    files = warc_files(data)
+    assert files == sorted(archive.files) and len(files) == 2
+    check_with_warcio(files)
+
+
+def test_a_file_that_grew_behind_the_archives_back_is_left_for_a_new_one(tmp_path) -> None:
+    # offsets are counted, not asked for: bytes the archive did not write (a write interrupted between
+    # two system calls) must never shift the next record away from its recorded offset
+    data = tmp_path / "data"
+    with WarcArchive(data, prefix="shop-run1-w1") as archive:
+        first = archive.write_exchange(exchange("a.html"))
+        with archive.files[-1].open("ab") as handle:
+            handle.write(b"\x1f\x8b half a record")
+        later = archive.write_exchange(exchange("b.html"))
+    assert later.path != first.path and later.offset > 0  # a new file, after its warcinfo record
+    assert read_record(data, later.path, later.offset).url.endswith("/b.html")
+
+
+def test_a_page_that_could_not_be_archived_says_so_and_no_other_row_points_at_a_wrong_record(
+        sqlite_url, tmp_path, monkeypatch) -> None:
+    from pipelines.chain import ChainConfig, PageChain
+
+    engine, sessions, site_id = shop_database(sqlite_url)
+    data = tmp_path / "data"
+    chain = PageChain(ChainConfig(sqlite_url, site_id=site_id, data_dir=data), worker="w1")
+    archive_item = chain.archive.process_item
+
+    def on_a_full_disk(item: PageItem) -> PageItem:
+        assert chain.archive.archive is not None
+        size = chain.archive.archive.files[-1].stat().st_size
+        with file_size_limit(size + 200):  # nothing but this page's WARC write happens in here
+            return archive_item(item)
+
+    # a first page large enough that the limit stays far above any other file this test writes meanwhile
+    padding = b"<!-- " + os.urandom(100_000).hex().encode() + b" -->"
+    large = shop_page("p0.html")
+    large = dataclasses.replace(large, body=(large.body or b"") + padding)
+    chain.open()
+    try:
+        assert chain.process(large).outcome == "new"
+        for n in (1, 2):
+            chain.process(shop_page(f"p{n}.html", text=f"Supports healthy joints {n}.*"))
+        monkeypatch.setattr(chain.archive, "process_item", on_a_full_disk)
+        assert chain.process(shop_page("p3.html", text="Supports healthy joints 3.*")).outcome == "error"
+        monkeypatch.setattr(chain.archive, "process_item", archive_item)
+        for n in (4, 5, 6):
+            assert chain.process(shop_page(f"p{n}.html", text=f"Supports healthy joints {n}.*")).outcome == "new"
+    finally:
+        chain.close()
+
+    rows = fetches(sqlite_url)
+    assert len(rows) == 7
+    (unarchived,) = [f for f in rows if f.final_url and f.final_url.endswith("/p3.html")]
+    assert unarchived.warc_path is None and unarchived.warc_offset is None
+    assert unarchived.status == 200 and unarchived.outcome == "error"
+    assert unarchived.error is not None and unarchived.error.startswith("not archived: ")
+    assert "File too large" in unarchived.error
+    with sessions() as session:
+        for fetch in rows:
+            if fetch is unarchived:
+                continue
+            assert fetch.warc_path is not None and fetch.warc_offset is not None
+            record = read_record(data, fetch.warc_path, fetch.warc_offset)
+            assert canonical_url(record.url) == fetch.final_url, "a row points at another page's record"
+            assert fetch.sha256 is not None and hashlib.sha256(record.payload).hexdigest() == fetch.sha256
+            assert load_body(session, fetch.sha256) == record.payload
+    engine.dispose()
+    check_with_warcio(warc_files(data))

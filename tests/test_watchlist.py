@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from monitor.watchlist import SiteSpec, WatchlistError
+
 GOOD = """
 sites:
   - name: example-seller
@@ -35,6 +37,8 @@ BAD = [
     ("sites:\n  - name: prefix\n    start_urls: ['https://x.example/']\n    allow: ['products/']\n", "site 'prefix': field 'allow'"),
     ("sites:\n  - name: dup\n    start_urls: ['https://x.example/']\n  - name: dup\n    start_urls: ['https://y.example/']\n", "site 'dup': field 'name': appears twice"),
     ("just a string\n", "expected a mapping with a 'sites' list"),
+    ("sites:\n  - name: ../../x\n    start_urls: ['https://x.example/']\n", "site '../../x': field 'name': not a valid site name"),
+    ("sites:\n  - name: .hidden\n    start_urls: ['https://x.example/']\n", "site '.hidden': field 'name': not a valid site name"),
 ]
 
 
@@ -96,3 +100,79 @@ def test_unreachable_or_uninitialised_database_is_a_clear_error(run_cli, tmp_pat
     assert len(result.stderr.strip().splitlines()) == 1
     result = run_cli("sites", "list", db="not-a-url")
     assert result.exit_code != 0 and "invalid database URL" in result.stderr
+
+
+def _site(run_cli, db: str, name: str) -> dict:
+    sites = json.loads(run_cli("sites", "list", "--format", "json", db=db).stdout)["sites"]
+    return next(site for site in sites if site["name"] == name)
+
+
+ACME = ("sites", "add", "acme", "--url", "https://shop.example/", "--allow", "/products/", "--max-pages", "100",
+        "--schedule", "30 5 * * 1", "--render-js", "--recipient", "ana@agency.example")
+
+
+def test_sites_add_of_an_existing_name_fails_and_changes_nothing(run_cli, sqlite_url: str) -> None:
+    assert run_cli("init", db=sqlite_url).exit_code == 0
+    assert run_cli(*ACME, db=sqlite_url).exit_code == 0
+    before = _site(run_cli, sqlite_url, "acme")
+    result = run_cli("sites", "add", "acme", "--url", "https://other.example/", db=sqlite_url)
+    assert result.exit_code != 0
+    assert result.stderr.strip().splitlines() == [
+        "Error: site 'acme' already exists: change it with `claimwatch sites edit acme`"]
+    assert _site(run_cli, sqlite_url, "acme") == before  # recipients and max_pages kept
+
+
+def test_sites_edit_changes_only_the_options_given(run_cli, sqlite_url: str) -> None:
+    assert run_cli("init", db=sqlite_url).exit_code == 0
+    assert run_cli(*ACME, db=sqlite_url).exit_code == 0
+    original = _site(run_cli, sqlite_url, "acme")
+    steps: list[tuple[tuple[str, ...], dict]] = [
+        (("--max-pages", "7"), {"max_pages": 7}),
+        (("--disable",), {"enabled": False}),
+        (("--enable", "--no-render-js"), {"enabled": True, "render_js": False}),
+        (("--schedule", "0 7 * * *"), {"schedule": "0 7 * * *"}),
+        (("--url", "https://a.example/", "--url", "https://b.example/"),
+         {"start_urls": ["https://a.example/", "https://b.example/"]}),
+        (("--allow", "/pages/"), {"allow": ["/pages/"]}),
+        (("--recipient", "ben@agency.example"), {"recipients": ["ben@agency.example"]}),
+        (("--clear-allow", "--clear-recipients"), {"allow": [], "recipients": []}),
+    ]
+    expected = dict(original)
+    for options, change in steps:
+        result = run_cli("sites", "edit", "acme", *options, db=sqlite_url)
+        assert result.exit_code == 0, result.stderr
+        expected.update(change)
+        assert _site(run_cli, sqlite_url, "acme") == expected, options
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (("--max-pages", "0"), "site 'acme': field 'max_pages'"),
+    (("--schedule", "every day"), "site 'acme': field 'schedule'"),
+    (("--url", "ftp://x.example/"), "site 'acme': field 'start_urls'"),
+    (("--recipient", "nobody"), "site 'acme': field 'recipients'"),
+    (("--allow", "products/"), "site 'acme': field 'allow'"),
+    ((), "nothing to change"),
+    (("--allow", "/p/", "--clear-allow"), "not both"),
+])
+def test_sites_edit_validates_like_import_and_writes_nothing(run_cli, sqlite_url: str, options: tuple[str, ...],
+                                                              message: str) -> None:
+    assert run_cli("init", db=sqlite_url).exit_code == 0
+    assert run_cli(*ACME, db=sqlite_url).exit_code == 0
+    before = _site(run_cli, sqlite_url, "acme")
+    result = run_cli("sites", "edit", "acme", *options, db=sqlite_url)
+    assert result.exit_code != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert _site(run_cli, sqlite_url, "acme") == before
+
+
+def test_sites_edit_and_remove_of_an_unknown_site(run_cli, sqlite_url: str) -> None:
+    assert run_cli("init", db=sqlite_url).exit_code == 0
+    for argv in (("sites", "edit", "nosuch", "--max-pages", "3"), ("sites", "remove", "nosuch")):
+        result = run_cli(*argv, db=sqlite_url)
+        assert result.exit_code == 1 and result.stderr.strip() == "Error: unknown site: nosuch"
+
+
+def test_site_spec_built_in_python_is_validated_too() -> None:
+    with pytest.raises(WatchlistError, match="field 'name'"):
+        SiteSpec(name="../../x", start_urls=("https://x.example/",))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NoReturn
@@ -11,12 +12,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import ConfigError, Settings, load_settings
-from monitor.db import DatabaseError, check_ready, make_engine, make_session_factory
+from monitor.db import DatabaseError, check_ready, make_engine, make_session_factory, require_database_file
+from monitor.sites import unknown_sites
+from monitor.terminal import one_line
 
 
 def fail(message: str) -> NoReturn:
     """Stop the command with a one-line message on stderr and exit status 1."""
-    raise click.ClickException(" ".join(message.split()))
+    raise click.ClickException(one_line(message))
 
 
 @dataclass
@@ -40,14 +43,24 @@ class App:
                 fail(str(exc))
         return self._engine
 
-    def sessions(self, *, ready: bool = True) -> sessionmaker[Session]:
-        """A session factory; with ``ready`` the database must exist and be initialised."""
-        if ready:
-            try:
+    def sessions(self, *, ready: bool = True, sites: Iterable[str | None] = ()) -> sessionmaker[Session]:
+        """A session factory for the database, which must exist (only `init` creates one: a command never
+        leaves an empty SQLite file behind); with ``ready`` it must be initialised. Every name in ``sites``
+        (a command's --site values; None is ignored) must be a site, else "unknown site: NAME"."""
+        try:
+            require_database_file(self.settings.db_url)
+            if ready:
                 check_ready(self.engine)
-            except DatabaseError as exc:
-                fail(str(exc))
-        return make_session_factory(self.engine)
+        except DatabaseError as exc:
+            fail(str(exc))
+        factory = make_session_factory(self.engine)
+        names = [name for name in sites if name]
+        if names:
+            with factory() as session:
+                unknown = unknown_sites(session, names)
+            if unknown:
+                fail(f"unknown site: {', '.join(unknown)}")
+        return factory
 
     def close(self) -> None:
         if self._engine is not None:

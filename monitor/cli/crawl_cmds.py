@@ -48,7 +48,7 @@ def crawl_command(app: App, sites: tuple[str, ...], parallel: int | None, wait: 
     Example:
       claimwatch crawl --site example-seller
     """
-    sessions = app.sessions()
+    sessions = app.sessions(sites=sites)
     with sessions.begin() as session:
         names = list(sites) or enabled_site_names(session)
     if not names:

@@ -62,7 +62,7 @@ def bundle_command(app: App, url: str, change_id: int | None, at: str | None, si
         fail("use --change or --at, not both")
     moment = _moment(at)
     try:
-        with app.sessions().begin() as session:
+        with app.sessions(sites=[site]).begin() as session:
             bundle = build_bundle(session, app.settings, url, change_id=change_id, at=moment, site=site)
     except EvidenceError as exc:
         fail(str(exc))
@@ -75,17 +75,21 @@ def bundle_command(app: App, url: str, change_id: int | None, at: str | None, si
 
 @evidence_group.command("verify")
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
-def verify_command(bundle: Path) -> None:
-    """Re-check every hash of an evidence bundle: exit status 0 and "OK: ..." when it is intact,
-    1 and "FAILED: ..." when any file was changed, removed or added.
+@click.option("--manifest-sha256", "manifest_sha256", default=None, metavar="HEX",
+              help="Fail unless manifest.json has this SHA-256 (the one printed when the bundle was made).")
+def verify_command(bundle: Path, manifest_sha256: str | None) -> None:
+    """Re-check an evidence bundle: exit status 0 and "OK: ..." when it is intact, 1 and "FAILED: ..."
+    when any file was changed, removed or added, or the zip or its manifest is not one claimwatch makes
+    (duplicate, unsafe or symlinked members, a manifest missing a check). Members are streamed, never
+    read whole. The manifest cannot vouch for itself: pin it with --manifest-sha256.
 
     \b
     Example:
-      claimwatch evidence verify change-42.zip
+      claimwatch evidence verify change-42.zip --manifest-sha256 3b1f...
     """
     if not bundle.is_file():
         fail(f"no such file: {bundle}")
-    result = verify_bundle(bundle)
+    result = verify_bundle(bundle, manifest_sha256=manifest_sha256)
     if not result.ok:
         fail(result.message)
     click.echo(result.message)

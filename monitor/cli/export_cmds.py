@@ -34,7 +34,7 @@ def export_command(app: App, fmt: str, site: str | None, out: Path | None) -> No
     Example:
       claimwatch export --format json --site example-seller > pages.json
     """
-    with app.sessions().begin() as session:
+    with app.sessions(sites=[site]).begin() as session:
         document = export_pages(session, site)
     _write(json.dumps(document, indent=2, ensure_ascii=False) if fmt == "json" else pages_to_csv(document), out)
 
@@ -56,7 +56,7 @@ def changes_command(app: App, fmt: str, since: str | None, site: str | None, min
     Example:
       claimwatch changes --format json --since 2026-11-01 --min-severity medium
     """
-    with app.sessions().begin() as session:
+    with app.sessions(sites=[site]).begin() as session:
         document = query_changes(session, since=parse_since(since), site=site, min_severity=min_severity,
                                  kinds=kinds)
     _write(json.dumps(document, indent=2, ensure_ascii=False) if fmt == "json" else changes_table(document), out)

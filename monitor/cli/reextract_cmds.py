@@ -21,7 +21,7 @@ def reextract_command(app: App, site: str | None, force: bool) -> None:
     Example:
       claimwatch reextract --site example-seller
     """
-    summary = reextract(app.sessions(), site=site, force=force)
+    summary = reextract(app.sessions(sites=[site]), site=site, force=force)
     click.echo(
         f"re-extracted {summary.snapshots} snapshots of {summary.pages} pages with extractor {extractor_version()}"
         f" ({summary.skipped} without a stored body); changes {summary.changes_before} -> {summary.changes_after}",

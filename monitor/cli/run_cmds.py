@@ -14,6 +14,7 @@ from monitor.cli.app import App, fail, pass_app
 from monitor.config import ConfigError, DaemonSettings
 from monitor.scheduler import Daemon, DaemonError
 from monitor.status import collect_status
+from monitor.terminal import one_line
 
 
 @click.command("run")
@@ -109,6 +110,7 @@ def _table(status: dict[str, Any], zone: Any, zone_name: str) -> str:
             _local(run.get("started_at"), zone), state, str(run.get("pages", "-")),
             str(run.get("errors", "-")), str(run.get("changes", "-")), _local(site["next_run"], zone),
         ))
+    rows = [tuple(one_line(cell) for cell in row) for row in rows]  # no escapes from stored names/URLs
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
               for row in rows]
