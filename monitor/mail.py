@@ -15,10 +15,15 @@ transaction rolls back.
 
 Delivery (``deliver_outbox``) claims one due ``pending`` row at a time (``UPDATE ... SET status='sending'
 WHERE status='pending'``, committed), sends it, and marks it ``sent`` in its own transaction right after the
-server accepted it. A failure puts the row back to ``pending`` with the error and an exponential backoff
-(``failed`` after ``MAX_ATTEMPTS``). A process that dies between the server's acceptance and the ``sent``
-mark leaves the row in ``sending``: it is never retried automatically (that could send it twice);
-``release_stuck()`` (``claimwatch outbox retry --stuck``) is the operator's explicit decision.
+server accepted it (``written`` when it went to an ``.eml`` file instead). A failure that proves the server
+did not take the message (refused connection, TLS or login, a 4xx/5xx reply, the connection lost before the
+end of the data) puts the row back to ``pending`` with the error and an exponential backoff (``failed`` after
+``MAX_ATTEMPTS``). Once the whole message has been transmitted, the server may have stored it even if its
+reply never arrives: a lost reply (connection dropped, timeout) marks the row ``unknown``, which is never
+retried automatically; ``claimwatch outbox retry --unknown`` re-sends it, byte for byte with the same
+Message-ID. Likewise a process that dies between the server's acceptance and the ``sent`` mark leaves the
+row in ``sending``; ``release_stuck()`` (``claimwatch outbox retry --stuck``) is the operator's decision.
+So delivery is at-most-once unless an operator asks for another copy.
 """
 
 from __future__ import annotations
@@ -37,22 +42,32 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import Settings
 from monitor.models import Change, Event, Outbox, Site, utcnow
-from monitor.report import RenderedReport, ReportContext, build_report, render_report, restrict_report
+from monitor.report import (
+    MAIL_HTML_LIMIT,
+    RenderedReport,
+    ReportContext,
+    build_report,
+    render_report,
+    restrict_report,
+)
 
 __all__ = [
     "BACKOFF_BASE",
     "MAX_ATTEMPTS",
+    "STATUSES",
+    "AcceptanceUnknown",
     "DeliveryResult",
     "MailError",
     "ReportConflict",
     "compose_message",
     "deliver_outbox",
     "list_outbox",
+    "outbox_counts",
     "queue_alerts",
     "queue_reports",
     "recipients_by_site",
@@ -73,6 +88,11 @@ SECURITY_MODES = ("none", "starttls", "tls")
 #: because the standard library folds some ~75-character subjects before their first word, which clients
 #: then show with a leading space. (Bodies are already encoded to short lines by ``set_content``.)
 WIRE_POLICY = SMTP_POLICY.clone(max_line_length=998)
+#: Outbox row states. ``pending``: not (yet) handed over, due at ``next_attempt_at``; ``sending``: claimed by
+#: a delivery pass; ``sent``: the SMTP server accepted it (250 to the end of data); ``written``: written as
+#: an ``.eml`` file (no SMTP configured); ``unknown``: transmitted, but the server's reply was lost, so it
+#: may or may not have it; ``failed``: given up after ``MAX_ATTEMPTS`` definite failures.
+STATUSES = ("pending", "sending", "sent", "written", "unknown", "failed")
 #: Rows marked reported per UPDATE statement (keeps ``IN (...)`` lists within every backend's limits).
 MARK_CHUNK = 500
 
@@ -83,6 +103,10 @@ class MailError(Exception):
 
 class ReportConflict(MailError):
     """Another process reported some of the same changes or events first; nothing was queued."""
+
+
+class AcceptanceUnknown(MailError):
+    """The whole message reached the server, but its reply did not reach us: it may have been accepted."""
 
 
 # --- composing -----------------------------------------------------------------------------------------
@@ -184,7 +208,7 @@ def _queue(session: Session, settings: Settings, ctx: ReportContext, *, per_site
             mine = restrict_report(ctx, scope)
             if mine.is_empty and not send_empty:
                 continue
-            rendered = render_report(mine, templates)
+            rendered = render_report(mine, templates, max_html_bytes=MAIL_HTML_LIMIT)
             kind = "empty" if mine.is_empty else ctx.kind
             rows.append(_outbox_row(settings, rendered, [recipient], kind, now))
     session.add_all(rows)
@@ -235,18 +259,22 @@ class DeliveryResult:
     sent: list[str] = field(default_factory=list)  # Message-IDs accepted by the server
     written: list[Path] = field(default_factory=list)  # .eml files (no SMTP configured)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (Message-ID, error)
+    unknown: list[tuple[str, str]] = field(default_factory=list)  # (Message-ID, error): may have arrived
     skipped: int = 0  # due rows another process claimed first
     left: int = 0  # due rows not attempted after the server became unreachable
 
     def __bool__(self) -> bool:
-        return bool(self.sent or self.written or self.failed or self.left)
+        return bool(self.sent or self.written or self.failed or self.unknown or self.left)
 
     def __str__(self) -> str:
-        parts = [f"{len(self.sent)} sent"]
+        # "sent" only for what an SMTP server accepted: .eml files in a folder have reached nobody yet
+        parts = [f"{len(self.sent)} sent"] if self.sent or not self.written else []
         if self.written:
             parts.append(f"{len(self.written)} written as .eml")
         if self.failed:
             parts.append(f"{len(self.failed)} failed ({self.failed[-1][1]})")
+        if self.unknown:
+            parts.append(f"{len(self.unknown)} unknown (the server may have accepted it: {self.unknown[-1][1]})")
         if self.left:
             parts.append(f"{self.left} left pending")
         return ", ".join(parts)
@@ -302,6 +330,41 @@ def _message_level(exc: BaseException) -> bool:
     return isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPSenderRefused | smtplib.SMTPDataError)
 
 
+_LINE_START_DOT = re.compile(rb"(?m)^\.")
+
+
+def _transact(connection: smtplib.SMTP, sender: str, recipients: Sequence[str],
+              message: bytes) -> dict[str, tuple[int, bytes]]:
+    """``smtplib.SMTP.sendmail`` step by step, so that a reply lost after the end of the data (the server
+    may have stored the message) raises ``AcceptanceUnknown`` instead of an error that looks retryable.
+    Returns the refused recipients when some were accepted."""
+    connection.ehlo_or_helo_if_needed()
+    options = [f"size={len(message)}"] if connection.does_esmtp and connection.has_extn("size") else []
+    code, reply = connection.mail(sender, options)
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused: dict[str, tuple[int, bytes]] = {}
+    for recipient in recipients:
+        code, reply = connection.rcpt(recipient)
+        if code not in (250, 251):
+            refused[recipient] = (code, reply)
+    if len(refused) == len(recipients):
+        raise smtplib.SMTPRecipientsRefused(refused)
+    code, reply = connection.docmd("DATA")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    payload = _LINE_START_DOT.sub(b"..", message)
+    connection.send(payload + (b"" if payload.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+    # The whole message is with the server now: whatever happens to its reply, it may have stored it.
+    try:
+        code, reply = connection.getreply()
+    except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException, OSError) as exc:
+        raise AcceptanceUnknown(f"no reply after the message was transmitted ({_one_line(exc)})") from exc
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
+    return refused
+
+
 class _SmtpTransport:
     """One SMTP connection per delivery pass, opened on first use."""
 
@@ -339,7 +402,7 @@ class _SmtpTransport:
         """Hand the message to the server; returns a note on refused recipients when some were accepted."""
         if self.connection is None:
             self.connection = self._connect()
-        refused = self.connection.sendmail(self.envelope_from, claimed.recipients, claimed.message)
+        refused = _transact(self.connection, self.envelope_from, claimed.recipients, claimed.message)
         return f"refused by the server: {', '.join(sorted(refused))}" if refused else None
 
     def reset(self) -> None:
@@ -392,6 +455,17 @@ def deliver_outbox(session_factory: sessionmaker[Session], settings: Settings, *
                     note = None
                 else:
                     note = transport.send(claimed)
+            except AcceptanceUnknown as exc:
+                # never retried automatically: it may be in the recipient's mailbox already
+                error = str(exc)
+                _finish(session_factory, row_id, status="unknown", last_error=error, next_attempt_at=None)
+                result.unknown.append((claimed.message_id, error))
+                log.error("outbox %s (%s): %s; not re-sent unless asked (claimwatch outbox retry --unknown)",
+                          row_id, claimed.message_id, error)
+                if transport is not None:
+                    transport.reset()
+                result.left = len(due) - position - 1
+                break
             except (smtplib.SMTPException, OSError) as exc:
                 error = _one_line(exc)
                 failed_for_good = claimed.attempts >= MAX_ATTEMPTS
@@ -406,8 +480,9 @@ def deliver_outbox(session_factory: sessionmaker[Session], settings: Settings, *
                     result.left = len(due) - position - 1
                     break
                 continue
-            # accepted: record it at once, in its own transaction
-            _finish(session_factory, row_id, status="sent", sent_at=utcnow(), last_error=note)
+            # accepted (or written): record it at once, in its own transaction
+            _finish(session_factory, row_id, status="written" if transport is None else "sent", sent_at=utcnow(),
+                    last_error=note)
             if transport is None:
                 result.written.append(path)
             else:
@@ -422,17 +497,28 @@ def deliver_outbox(session_factory: sessionmaker[Session], settings: Settings, *
 
 
 def list_outbox(session: Session, *, status: str | None = None, limit: int = 50) -> list[Outbox]:
-    """The newest outbox rows first, optionally of one status (pending, sending, sent, failed)."""
+    """The newest outbox rows first, optionally of one status (one of ``STATUSES``)."""
     query = select(Outbox).order_by(Outbox.id.desc()).limit(limit)
     if status:
         query = query.where(Outbox.status == status)
     return list(session.scalars(query))
 
 
-def retry_outbox(session: Session, *, now: datetime | None = None) -> int:
-    """Make every ``pending`` and ``failed`` row due now; returns how many rows that touched."""
+def outbox_counts(session: Session) -> dict[str, int]:
+    """Rows per status, e.g. ``{"sent": 12, "unknown": 1}``."""
+    rows = session.execute(select(Outbox.status, func.count()).group_by(Outbox.status))
+    return {status: int(count) for status, count in rows}
+
+
+def retry_outbox(session: Session, *, unknown: bool = False, now: datetime | None = None) -> int:
+    """Make every ``pending`` and ``failed`` row due now; returns how many rows that touched.
+
+    With ``unknown``, rows whose acceptance is unknown too: the server may have stored them already, so
+    they can arrive twice (with the same Message-ID, Date and content).
+    """
+    statuses = ("pending", "failed", "unknown") if unknown else ("pending", "failed")
     result = cast(CursorResult[Any], session.execute(
-        update(Outbox).where(Outbox.status.in_(("pending", "failed")))
+        update(Outbox).where(Outbox.status.in_(statuses))
         .values(status="pending", next_attempt_at=now or utcnow())
         .execution_options(synchronize_session=False)
     ))

@@ -14,8 +14,9 @@ plain-text alternative with Jinja2 templates from the top-level ``templates/`` f
 from __future__ import annotations
 
 import html
+import shlex
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +32,8 @@ from monitor.models import Change, Event, Fetch, Page, Site, Snapshot, Statement
 from monitor.statements import SEVERITIES, severity_rank
 
 __all__ = [
+    "MAIL_HTML_LIMIT",
+    "Abridgement",
     "ChangeItem",
     "EventItem",
     "Evidence",
@@ -43,6 +46,8 @@ __all__ = [
     "SeverityGroup",
     "build_report",
     "describe_delta",
+    "full_report_command",
+    "mailed_size",
     "render_report",
     "restrict_report",
     "templates_dir",
@@ -79,6 +84,10 @@ REASON_TEXT: dict[str, str] = {
 
 #: Only these URL schemes ever become links; scraped ``javascript:`` or ``data:`` URLs stay text.
 LINK_SCHEMES: frozenset[str] = frozenset({"http", "https"})
+
+#: Bytes of HTML a mailed report stays under (``mailed_size``: UTF-8, CRLF line ends, before transfer encoding).
+#: Gmail clips a message whose HTML exceeds about 102 KB, hiding the rest behind "[Message clipped]".
+MAIL_HTML_LIMIT = 100_000
 
 #: The report's templates, relative to ``templates_dir()``.
 HTML_TEMPLATE = "report.html"
@@ -240,6 +249,19 @@ class ReportContext:
     @property
     def seller_count(self) -> int:
         return len(self.by_seller)
+
+
+@dataclass(frozen=True, slots=True)
+class Abridgement:
+    """How a report too large for mail was shortened, and the command that shows all of it."""
+
+    changes_shown: int  # the most severe changes, listed
+    changes: int
+    sellers_shown: int  # rows of the seller table (the sellers with the most severe changes)
+    sellers: int
+    events: int  # page events and findings: counted in the summary, not listed
+    findings: int
+    command: str  # `claimwatch report ...`: the full report of the same changes, reported or not
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,18 +482,7 @@ def _assemble(*, since: datetime | None, until: datetime, generated_at: datetime
               sites: tuple[str, ...], changes: Sequence[ChangeItem], events: Sequence[EventItem],
               findings: Sequence[FindingItem], kind: str) -> ReportContext:
     """Nest the flat lists severity -> seller -> page and count them."""
-    nested: dict[str, dict[str, dict[str, list[ChangeItem]]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(list))
-    )
-    for item in changes:
-        nested[item.severity][item.site][item.url].append(item)
-    groups = tuple(
-        SeverityGroup(severity, tuple(
-            SellerGroup(site, tuple(PageGroup(url, tuple(items)) for url, items in sorted(pages.items())))
-            for site, pages in sorted(nested[severity].items())
-        ))
-        for severity in SEVERITY_ORDER if severity in nested
-    )
+    groups = _nest(changes)
     by_severity = tuple((severity, sum(1 for c in changes if c.severity == severity)) for severity in SEVERITY_ORDER)
     active = sorted({c.site for c in changes} | {e.site for e in events})
     by_seller = tuple(
@@ -486,6 +497,21 @@ def _assemble(*, since: datetime | None, until: datetime, generated_at: datetime
         since=since, until=until, generated_at=generated_at, min_severity=min_severity, sites=sites,
         changes=tuple(changes), events=tuple(events), findings=tuple(findings), groups=groups,
         by_severity=by_severity, by_seller=by_seller, kind=kind,
+    )
+
+
+def _nest(changes: Iterable[ChangeItem]) -> tuple[SeverityGroup, ...]:
+    nested: dict[str, dict[str, dict[str, list[ChangeItem]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
+    for item in changes:
+        nested[item.severity][item.site][item.url].append(item)
+    return tuple(
+        SeverityGroup(severity, tuple(
+            SellerGroup(site, tuple(PageGroup(url, tuple(items)) for url, items in sorted(pages.items())))
+            for site, pages in sorted(nested[severity].items())
+        ))
+        for severity in SEVERITY_ORDER if severity in nested
     )
 
 
@@ -621,16 +647,89 @@ def _environment(directory: Path) -> Any:
     return env
 
 
-def render_report(ctx: ReportContext, templates: Path | None = None) -> RenderedReport:
-    """Render one context into a subject, an HTML part (CSS inlined) and a plain-text part."""
-    import css_inline
+def render_report(ctx: ReportContext, templates: Path | None = None, *,
+                  max_html_bytes: int | None = None) -> RenderedReport:
+    """Render one context into a subject, an HTML part (CSS inlined) and a plain-text part.
 
+    With ``max_html_bytes`` (mail passes ``MAIL_HTML_LIMIT``) a report whose HTML would be larger is
+    abridged: the summary counts everything, the most severe changes are listed as far as they fit, and
+    both parts say how to get the full report (``RenderedReport.extra["abridged"]``).
+    """
     env = _environment(templates or templates_dir())
     subject = report_subject(ctx)
-    values = {"ctx": ctx, "subject": subject, "period": _period(ctx)}
-    raw_html = env.get_template(HTML_TEMPLATE).render(values)
-    inlined = css_inline.inline(raw_html, keep_style_tags=False, load_remote_stylesheets=False)
+    values: dict[str, Any] = {"ctx": ctx, "subject": subject, "period": _period(ctx), "groups": ctx.groups,
+                              "sellers": ctx.by_seller, "abridged": None}
+    page = _html(env, values)
+    if max_html_bytes is not None and mailed_size(page) > max_html_bytes:
+        values = _abridged_values(env, ctx, values, max_html_bytes)
+        page = _html(env, values)
     # The text part is escaped like every template, then unescaped once: text/plain shows entities
     # literally, and unescape(escape(s)) == s for any scraped string.
     text = html.unescape(env.get_template(TEXT_TEMPLATE).render(values))
-    return RenderedReport(subject=subject, html=inlined, text=text)
+    extra = {"abridged": values["abridged"]} if values["abridged"] else {}
+    return RenderedReport(subject=subject, html=page, text=text, extra=extra)
+
+
+def mailed_size(html_part: str) -> int:
+    """Bytes of an HTML part as mailed: UTF-8 with CRLF line ends (before any transfer encoding)."""
+    return len(html_part.encode("utf-8")) + html_part.count("\n")
+
+
+def _html(env: Any, values: Mapping[str, Any]) -> str:
+    import css_inline
+
+    raw = env.get_template(HTML_TEMPLATE).render(values)
+    return str(css_inline.inline(raw, keep_style_tags=False, load_remote_stylesheets=False))
+
+
+def _abridged_values(env: Any, ctx: ReportContext, values: Mapping[str, Any], limit: int) -> dict[str, Any]:
+    """The template values of the largest abridged report that fits ``limit``: as many seller rows as fit
+    with no change listed, then as many of the most severe changes as fit with those rows."""
+    ranked = sorted(ctx.changes, key=lambda c: (-severity_rank(c.severity), c.detected_at, c.id))
+    worst_first = sorted(ctx.by_seller, key=lambda s: ([-count for _, count in s.counts], -s.events, s.site))
+    command = full_report_command(ctx)
+
+    def view(changes: int, sellers: int) -> dict[str, Any]:
+        kept = {seller.site for seller in worst_first[:sellers]}
+        note = Abridgement(changes, len(ranked), sellers, len(worst_first), len(ctx.events), len(ctx.findings),
+                           command)
+        return {**values, "groups": _nest(ranked[:changes]),
+                "sellers": tuple(s for s in ctx.by_seller if s.site in kept), "abridged": note}
+
+    def fits(candidate: dict[str, Any]) -> bool:
+        return mailed_size(_html(env, candidate)) <= limit
+
+    sellers = _largest(len(worst_first), lambda n: fits(view(0, n)))
+    changes = _largest(len(ranked), lambda k: fits(view(k, sellers)))
+    return view(changes, sellers)
+
+
+def _largest(high: int, fits: Callable[[int], bool]) -> int:
+    """The largest n in [0, high] for which ``fits(n)`` holds, ``fits`` holding for every smaller n too
+    (0 when none does)."""
+    if fits(high):
+        return high
+    low = 0  # invariant: fits(low) or low == 0; not fits(high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return low
+
+
+def full_report_command(ctx: ReportContext) -> str:
+    """The ``claimwatch report`` command that shows every change and event of ``ctx``, reported or not.
+
+    >>> full_report_command(ReportContext(since=datetime(2026, 5, 3, 7, tzinfo=UTC), until=datetime.now(UTC),
+    ...     generated_at=datetime.now(UTC), min_severity="medium", sites=("acme",), changes=(), events=(),
+    ...     findings=(), by_seller=(SellerSummary("acme", (), 1),)))
+    'claimwatch report --since 2026-05-03T07:00:00Z --site acme --min-severity medium --out report.html'
+    """
+    moments = [c.detected_at for c in ctx.changes] + [e.at for e in ctx.events]
+    start = ctx.since or min(moments, default=ctx.until)
+    words = ["claimwatch", "report", "--since", start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")]
+    if len(ctx.by_seller) <= 3:  # a handful of sellers are named; more would make a command nobody types
+        for seller in ctx.by_seller:
+            words += ["--site", seller.site]
+    if ctx.min_severity != "info":
+        words += ["--min-severity", ctx.min_severity]
+    return shlex.join([*words, "--out", "report.html"])

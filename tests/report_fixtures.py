@@ -177,3 +177,33 @@ def populate_example(session: Session, now: datetime) -> Example:
     events["error"] = add_event(session, faq, "error", "connection refused on 2 consecutive fetches",
                                 when=new + timedelta(hours=1)).id
     return Example(now=now, since=since, change_ids=changes, event_ids=events)
+
+
+def populate_many(session: Session, now: datetime, *, changes: int, sellers: int = 6,
+                  recipients: Sequence[str] = ()) -> datetime:
+    """A busy period: ``changes`` guarantee changes spread over ``sellers`` sellers (one page each per 4
+    changes), severities cycling high, medium, low, info, and one page event per seller. Returns the start
+    of the period."""
+    since = now - timedelta(days=1)
+    sites = [add_site(session, f"seller-{n:03d}", recipients) for n in range(sellers)]
+    pages: dict[tuple[int, int], tuple[Page, Snapshot, Snapshot]] = {}
+    for n in range(changes):
+        site = sites[n % sellers]
+        key = (site.id, n // (4 * sellers))
+        if key not in pages:
+            page = add_page(session, site, f"https://{site.name}.example/products/item-{key[1]}",
+                            when=since - timedelta(days=1))
+            pages[key] = (page, add_snapshot(session, page, when=since - timedelta(days=1)),
+                          add_snapshot(session, page, when=since + timedelta(hours=1)))
+        page, before, after = pages[key]
+        add_change(session, page, before, after, when=since + timedelta(hours=1, seconds=n), change="modified",
+                   kind="guarantee", type="money_back", severity=("high", "medium", "low", "info")[n % 4],
+                   before_text=f"Try it for 90 days: full refund (offer {n}).",
+                   after_text=f"Try it for 30 days: refund less shipping (offer {n}).",
+                   delta={"days": [90, 30]},
+                   inline=[("equal", "Try it for"), ("delete", "90"), ("insert", "30"),
+                           ("equal", f"days (offer {n}).")])
+    for site in sites:
+        gone = add_page(session, site, f"https://{site.name}.example/pages/old-offer", when=since, state="gone")
+        add_event(session, gone, "gone", "HTTP 404 on 2 consecutive fetches", when=since + timedelta(hours=2))
+    return since

@@ -7,16 +7,20 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor import leases
 from monitor.config import load_settings
 from monitor.crawl import CrawlError, crawl_sites
 from monitor.db import make_engine, make_session_factory
 from monitor.leases import (
+    Lease,
     LeaseBusy,
     LeaseError,
     acquire,
@@ -68,9 +72,27 @@ def test_expired_lease_is_taken_over_and_the_old_holder_notices(sessions, site) 
     assert lease_row(sessions).holder == taker.holder
 
 
+#: How long a test waits for something that must happen before it calls it a hang (not a measurement).
+HANG_GUARD = 120.0
+
+
+def wait_until(predicate: Callable[[], object], what: str) -> None:
+    deadline = time.monotonic() + HANG_GUARD
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.02)
+
+
 def test_renewal_keeps_the_lease_past_its_ttl(sessions, site) -> None:
-    with hold_lease(sessions, site, lease_holder(), ttl=1.2):
-        time.sleep(1.6)  # the keeper renews every ttl/3
+    holder = lease_holder()
+    with hold_lease(sessions, site, holder, ttl=3):  # the keeper renews every ttl/3
+        first = lease_row(sessions).expires_at
+        # wait for the keeper's work, not for a time: a renewal that happened after the first expiry
+        # (renew sets now + ttl, so an expiry ttl past the first one was set after the first one passed)
+        wait_until(lambda: lease_row(sessions).expires_at >= first + timedelta(seconds=3), "a later renewal")
+        row = lease_row(sessions)
+        assert row.holder == holder
         with pytest.raises(LeaseBusy):
             try_acquire(sessions, site, lease_holder())
     assert lease_row(sessions) is None  # released at the end of the block
@@ -83,13 +105,28 @@ def test_holder_that_died_on_this_host_does_not_block(sessions, site) -> None:
     assert try_acquire(sessions, site, lease_holder(), ttl=30)
 
 
-def test_waiting_for_the_holder_to_finish(sessions, site) -> None:
+def test_waiting_for_the_holder_to_finish(sessions, site, monkeypatch) -> None:
     holder = try_acquire(sessions, site, lease_holder(), ttl=30)
-    threading.Timer(0.6, release, args=(sessions, holder)).start()
-    started = time.monotonic()
-    lease = acquire(sessions, site, lease_holder(), ttl=30, wait=10)
-    assert 0.5 < time.monotonic() - started < 5
-    assert lease_row(sessions).holder == lease.holder
+    found_busy = threading.Event()
+
+    def watched(*args: Any, **kwargs: Any) -> Lease:
+        try:
+            return real_try_acquire(*args, **kwargs)
+        except LeaseBusy:
+            found_busy.set()
+            raise
+
+    real_try_acquire = leases.try_acquire
+    monkeypatch.setattr(leases, "try_acquire", watched)  # acquire() looks it up at each attempt
+    taken: list[Lease] = []
+    waiter = threading.Thread(target=lambda: taken.append(
+        acquire(sessions, site, lease_holder(), ttl=30, wait=HANG_GUARD)), daemon=True)
+    waiter.start()
+    assert found_busy.wait(HANG_GUARD), "the waiter never tried"
+    assert taken == [], "the lease was taken while it was held"  # it found it busy and keeps waiting
+    release(sessions, holder)
+    waiter.join(HANG_GUARD)
+    assert len(taken) == 1 and lease_row(sessions).holder == taken[0].holder
     with pytest.raises(LeaseBusy):
         acquire(sessions, site, lease_holder(), wait=0.3)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email
 import json
+import re
+import shlex
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.policy import default as default_policy
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
-from report_fixtures import make_database, populate_example
+from report_fixtures import make_database, populate_example, populate_many
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,8 +40,8 @@ def test_no_smtp_writes_eml_files(sessions: sessionmaker[Session], tmp_path: Pat
         message = email.message_from_bytes(raw, policy=default_policy)
         assert message.get_content_type() == "multipart/alternative"
         assert path.name == message["Message-ID"].strip("<>") + ".eml"
-    with sessions() as session:
-        assert {row.status for row in session.scalars(select(Outbox))} == {"sent"}
+    with sessions() as session:  # written to a folder, which is not sent: nobody received it yet
+        assert {row.status for row in session.scalars(select(Outbox))} == {"written"}
     assert not deliver_outbox(sessions, settings)  # written once
     assert len(list(settings.outbox_dir.glob("*.eml"))) == 3
     assert not list(settings.outbox_dir.glob("*.part"))
@@ -78,15 +80,17 @@ def test_report_send_and_outbox_commands(run_cli: Callable[..., Result],
     monkeypatch.setenv("CLAIMWATCH_RECIPIENTS", "lead@agency.example")
     sent = run_cli("report", "--send", db=db)
     assert sent.exit_code == 0, sent.output
-    assert "queued 3 message(s)" in sent.stderr and "3 written as .eml" in sent.stderr
+    assert "queued 3 message(s)" in sent.stderr and "outbox: 3 written as .eml (" in sent.stderr
     assert len(list((tmp_path / "data" / "outbox").glob("*.eml"))) == 3
     listing = run_cli("outbox", "list", "--format", "json", db=db)
     rows = json.loads(listing.stdout)["outbox"]
-    assert len(rows) == 3 and {row["status"] for row in rows} == {"sent"}
+    assert len(rows) == 3 and {row["status"] for row in rows} == {"written"}
     again = run_cli("report", "--send", db=db)
     assert again.exit_code == 0 and "nothing to send" in again.stderr
     table = run_cli("outbox", "list", db=db)
     assert table.exit_code == 0 and "lead@agency.example" in table.stdout
+    assert [line.split()[1] for line in table.stdout.splitlines()[1:]] == ["written"] * 3
+    assert "sent" not in table.stdout.split()
     nothing = run_cli("outbox", "retry", db=db)
     assert nothing.exit_code == 0 and "no pending or failed messages" in nothing.stderr
 
@@ -132,3 +136,64 @@ def test_settings_come_from_the_environment() -> None:
                               "CLAIMWATCH_RECIPIENTS": "a@agency.example, b@agency.example"})
     assert (settings.smtp.host, settings.smtp.port, settings.smtp.security) == ("mail.agency.example", 465, "tls")
     assert settings.smtp.password == "s3cret" and settings.recipients == ("a@agency.example", "b@agency.example")
+
+
+def test_unknown_delivery_is_reported_and_re_sent_only_on_request(
+        run_cli: Callable[..., Result], cli_db: tuple[str, sessionmaker[Session]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_mail_smtp import SmtpServer, StoreThenDrop, free_port
+
+    db, sessions = cli_db
+    server = SmtpServer(free_port(), StoreThenDrop()).start()
+    try:
+        monkeypatch.setenv("CLAIMWATCH_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("CLAIMWATCH_SMTP_PORT", str(server.port))
+        monkeypatch.setenv("CLAIMWATCH_SMTP_SECURITY", "none")
+        sent = run_cli("report", "--send", "--site", "vitalroots", db=db)
+        assert sent.exit_code == 1 and len(server.received) == 1
+        assert sent.stderr.strip().splitlines()[-1].startswith("Error: delivery unknown: ")
+        assert "claimwatch outbox retry --unknown" in sent.stderr
+        listing = json.loads(run_cli("outbox", "list", "--format", "json", db=db).stdout)["outbox"]
+        assert [row["status"] for row in listing] == ["unknown"]
+        assert "no reply after the message was transmitted" in listing[0]["last_error"]
+        assert "unknown" in run_cli("outbox", "list", "--status", "unknown", db=db).stdout
+
+        plain = run_cli("outbox", "retry", db=db)  # the remedy for pending mail does not touch it
+        assert plain.exit_code == 0 and "left 1 message(s) whose delivery is unknown" in plain.stderr
+        assert len(server.received) == 1
+        resend = run_cli("outbox", "retry", "--unknown", db=db)
+        assert resend.exit_code == 0, resend.stderr
+        assert "1 sent" in resend.stderr and len(server.received) == 2
+        assert server.received[0].data == server.received[1].data  # same Message-ID, Date and content
+        with sessions() as session:
+            assert [row.status for row in session.scalars(select(Outbox))] == ["sent"]
+    finally:
+        server.stop()
+
+
+def test_a_large_digest_stays_under_gmails_limit_and_says_how_to_see_everything(
+        run_cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "busy.db"
+    sessions = make_database(path)
+    with sessions.begin() as session:
+        populate_many(session, datetime.now(UTC), changes=400, sellers=5)
+    db = f"sqlite:///{path}"
+    monkeypatch.setenv("CLAIMWATCH_RECIPIENTS", "lead@agency.example")
+    sent = run_cli("report", "--send", db=db)
+    assert sent.exit_code == 0, sent.stderr
+    [eml] = list((tmp_path / "data" / "outbox").glob("*.eml"))
+    message = email.message_from_bytes(eml.read_bytes(), policy=default_policy)
+    html_part, text_part = (message.get_body(preferencelist=(kind,)) for kind in ("html", "plain"))
+    assert html_part is not None and text_part is not None
+    html, text = str(html_part.get_content()), str(text_part.get_content())
+    assert len(html.encode("utf-8")) <= 100_000, "Gmail clips messages with more HTML"
+    assert "This digest is abridged" in html and "This digest is abridged" in text
+
+    # the changes are reported now; the command the digest names still shows every one of them
+    command = re.search(r"^  (claimwatch report .*)$", text, re.M)
+    assert command, text
+    words = shlex.split(command[1])
+    full = run_cli(*words[1:], db=db)
+    assert full.exit_code == 0, full.stderr
+    listed = {int(n) for n in re.findall(r"\(offer (\d+)\)", (tmp_path / "report.html").read_text())}
+    assert listed == set(range(400))

@@ -3,8 +3,10 @@ exactly-once reporting, and SMTP down -> pending -> server back -> delivered onc
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -61,10 +63,36 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass
+class StoreThenDrop(Recorder):
+    """Stores the message, then closes the connection instead of replying 250: the acceptance reply is lost
+    (as when a server crashes or a connection breaks after the message was queued). ``drops`` times, then
+    it behaves."""
+
+    drops: int = 1
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        if self.drops:
+            self.drops -= 1
+            server.transport.abort()
+        return reply
+
+
+@dataclass
+class StoreThenStall(Recorder):
+    """Stores the message and never replies: the client's timeout expires waiting for the 250."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await super().handle_DATA(server, session, envelope)
+        await asyncio.get_running_loop().create_future()  # cancelled when the server stops
+        return "250 never sent"
+
+
 class SmtpServer:
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, recorder: Recorder | None = None) -> None:
         self.port = port
-        self.recorder = Recorder()
+        self.recorder = recorder or Recorder()
         self.controller: Controller | None = None
 
     def start(self) -> SmtpServer:
@@ -309,3 +337,81 @@ def test_alerts_per_site_for_high_changes(sessions: sessionmaker[Session], smtp_
         assert lead.subject.startswith("[claimwatch] 1 high, 2 medium, 2 low changes")  # alerted ones not repeated
         with pytest.raises(ValueError):
             queue_alerts(session, settings)
+
+
+def statuses(session: Session) -> dict[str, int]:
+    return dict(Counter(session.scalars(select(Outbox.status))))
+
+
+@pytest.mark.parametrize("recorder", [StoreThenDrop, StoreThenStall], ids=["dropped", "timed-out"])
+def test_a_lost_acceptance_reply_is_never_re_sent_automatically(sessions: sessionmaker[Session], tmp_path: Path,
+                                                                recorder: type[Recorder]) -> None:
+    # The server stores the message and the connection is lost before its 250 (closed, or silent until the
+    # client's timeout): the server may have it, so claimwatch marks it "unknown" and sends it again only on
+    # an operator's explicit retry, byte for byte with the same Message-ID.
+    now = populate(sessions)
+    server = SmtpServer(free_port(), recorder()).start()
+    try:
+        settings = make_settings(tmp_path, server.port, recipients=())
+        settings = replace(settings, smtp=replace(settings.smtp, timeout=2))
+        with sessions.begin() as session:
+            rows = queue_reports(session, settings, since=None, until=now)
+        assert len(rows) == 2  # ana's and ben's digests
+        lost = deliver_outbox(sessions, settings)
+        assert len(server.received) == 1, "the server stored the first message"
+        assert not lost.sent and not lost.failed and [mid for mid, _ in lost.unknown] == [rows[0].message_id]
+        assert lost.left == 1 and "unknown (the server may have accepted it" in str(lost)
+        with sessions() as session:
+            row = session.get(Outbox, rows[0].id)
+            assert row is not None and row.status == "unknown" and row.next_attempt_at is None
+            assert "no reply after the message was transmitted" in (row.last_error or "")
+            assert statuses(session) == {"unknown": 1, "pending": 1}
+    finally:
+        server.stop()
+
+    healthy = SmtpServer(free_port()).start()
+    try:
+        settings = make_settings(tmp_path, healthy.port, recipients=())
+        # later passes, with a working server, send the other message and never the unknown one
+        later = deliver_outbox(sessions, settings, now=datetime.now(UTC) + timedelta(days=1))
+        assert later.sent == [rows[1].message_id]
+        assert not deliver_outbox(sessions, settings, now=datetime.now(UTC) + timedelta(days=30))
+        with sessions.begin() as session:
+            assert retry_outbox(session) == 0  # a plain retry leaves it alone too
+        assert not deliver_outbox(sessions, settings, now=datetime.now(UTC) + timedelta(days=30))
+        assert [r.message["Message-ID"] for r in healthy.received] == [rows[1].message_id]
+
+        with sessions.begin() as session:
+            assert retry_outbox(session, unknown=True) == 1  # the operator's decision
+        again = deliver_outbox(sessions, settings)
+        assert again.sent == [rows[0].message_id]
+        assert healthy.received[-1].data == server.received[0].data  # the same bytes: Message-ID, Date, body
+        with sessions() as session:
+            assert statuses(session) == {"sent": 2}
+    finally:
+        healthy.stop()
+
+
+def test_a_refusal_at_the_end_of_data_is_retried(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    # A 451 reply is a definite "not taken": the message goes back to pending and is retried automatically.
+    @dataclass
+    class Busy(Recorder):
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            if not self.received:
+                self.received.append(Received(envelope.mail_from, [], b""))
+                return "451 4.3.0 try again later"
+            return await super().handle_DATA(server, session, envelope)
+
+    now = populate(sessions)
+    server = SmtpServer(free_port(), Busy()).start()
+    try:
+        settings = make_settings(tmp_path, server.port, recipients=())
+        with sessions.begin() as session:
+            rows = queue_reports(session, settings, since=None, until=now, sites=["vitalroots"])
+        first = deliver_outbox(sessions, settings)
+        assert len(first.failed) == 1 and "451" in first.failed[0][1] and not first.unknown
+        second = deliver_outbox(sessions, settings, now=datetime.now(UTC) + timedelta(minutes=5))
+        assert second.sent == [rows[0].message_id]
+        assert [r.message["Message-ID"] for r in server.received[1:]] == [rows[0].message_id]
+    finally:
+        server.stop()

@@ -7,13 +7,15 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
-from report_fixtures import add_change, add_event, add_page, add_site, add_snapshot, populate_example
+from report_fixtures import add_change, add_event, add_page, add_site, add_snapshot, populate_example, populate_many
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.models import Change
 from monitor.report import (
+    MAIL_HTML_LIMIT,
     build_report,
     describe_delta,
+    mailed_size,
     render_report,
     report_subject,
     restrict_report,
@@ -216,3 +218,64 @@ def test_templates_are_found_next_to_the_package() -> None:
     folder = templates_dir()
     assert (folder / "report.html").is_file() and (folder / "report.txt").is_file()
     assert folder.name == "templates" and (folder.parent / "monitor").is_dir()
+
+
+def test_a_report_too_large_for_gmail_is_abridged_to_the_most_severe_changes(
+        sessions: sessionmaker[Session]) -> None:
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        since = populate_many(session, now, changes=400, sellers=5)
+    with sessions() as session:
+        ctx = build_report(session, since=since, until=now)
+    full = render_report(ctx)
+    assert len(full.html.encode()) > MAIL_HTML_LIMIT and "abridged" not in full.text  # the premise
+    mailed = render_report(ctx, max_html_bytes=MAIL_HTML_LIMIT)
+
+    assert mailed_size(mailed.html) <= MAIL_HTML_LIMIT
+    assert mailed.subject == full.subject == "[claimwatch] 100 high, 100 medium, 100 low, 100 info changes at 5 " \
+                                             "sellers; 5 page events"
+    note = mailed.extra["abridged"]
+    assert (note.changes, note.sellers_shown, note.sellers, note.events) == (400, 5, 5, 5)
+    assert 10 <= note.changes_shown < 100, note  # as many as fit, and all of them high
+    command = f"claimwatch report --since {since.strftime('%Y-%m-%dT%H:%M:%SZ')} --out report.html"
+    assert note.command == command
+    for part in (mailed.html, mailed.text):
+        # the most severe changes, oldest first: offers 0, 4, 8 ... are the high ones
+        listed = {int(n) for n in re.findall(r"\(offer (\d+)\)", part)}
+        assert listed == set(range(0, 4 * note.changes_shown, 4)), sorted(listed)
+        assert f"lists the {note.changes_shown} most severe of 400 changes" in " ".join(part.split())
+        assert "page events and compliance findings are left out" in " ".join(part.split())
+        assert command in part
+        assert "Page events" not in part and "PAGE EVENTS" not in part
+    # the summary still counts every change of every seller
+    for seller in range(5):
+        row = re.search(rf"<td[^>]*>seller-{seller:03d}</td>(.*?)</tr>", mailed.html, re.S)
+        assert row, seller
+        assert [re.sub(r"<[^>]+>", "", badge) for badge in re.findall(r"<span[^>]*>\d+ [A-Z]+</span>", row[1])] \
+            == ["20 HIGH", "20 MEDIUM", "20 LOW", "20 INFO"]
+        assert f"seller-{seller:03d}: 20 high, 20 medium, 20 low, 20 info; 1 event" in mailed.text
+
+
+def test_a_report_with_too_many_sellers_keeps_the_most_severe_rows(sessions: sessionmaker[Session]) -> None:
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        since = populate_many(session, now, changes=400, sellers=400)
+    with sessions() as session:
+        ctx = build_report(session, since=since, until=now)
+    mailed = render_report(ctx, max_html_bytes=MAIL_HTML_LIMIT)
+    assert mailed_size(mailed.html) <= MAIL_HTML_LIMIT
+    note = mailed.extra["abridged"]
+    assert 0 < note.sellers_shown < 400 and note.sellers == 400
+    assert f"and {note.sellers_shown} of 400 sellers above" in " ".join(mailed.text.split())
+    shown = re.findall(r"^  (seller-\d+): ", mailed.text, re.M)
+    assert len(shown) == note.sellers_shown
+    # seller n's one change has severity n % 4 (0 is high): the most severe sellers are kept
+    worst_first = sorted(range(400), key=lambda n: (n % 4, n))
+    assert sorted(int(name.split("-")[1]) for name in shown) == sorted(worst_first[:len(shown)])
+
+
+def test_a_report_that_fits_is_not_abridged(sessions: sessionmaker[Session]) -> None:
+    since, until = example(sessions)
+    with sessions() as session:
+        ctx = build_report(session, since=since, until=until)
+    assert render_report(ctx, max_html_bytes=MAIL_HTML_LIMIT) == render_report(ctx)

@@ -1,18 +1,21 @@
-"""The HTML part rendered in headless Chromium: not blank, and at most ~700 px of content width."""
+"""The HTML part rendered in headless Chromium: not blank, at most ~700 px of content width, and readable on
+a 400 px screen."""
 
 from __future__ import annotations
 
 import struct
 import subprocess
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import chromium_path
-from report_fixtures import make_database, populate_example
+from report_fixtures import add_change, add_page, add_site, add_snapshot, make_database, populate_example
 
-from monitor.report import build_report, render_report
+from monitor.report import MAIL_HTML_LIMIT, build_report, mailed_size, render_report
+from monitor.screenshots import chromium_launch_options
 
 pytestmark = pytest.mark.chromium
 
@@ -112,3 +115,81 @@ def test_report_renders_in_chromium_within_700px(tmp_path: Path) -> None:
     assert 600 <= content_width <= MAX_CONTENT_WIDTH, f"content is {content_width} px wide"
     # centred in the window
     assert abs(left - (width - 1 - right)) <= 4
+
+
+#: What a narrow screen must not have: anything past the right edge of the window, a table cell whose
+#: content is wider than the cell (so it spills over its neighbours, as squeezed columns do), or a column
+#: heading or a seller name of up to 16 characters in the summary table broken over two lines.
+OVERFLOW_JS = """() => {
+  const problems = [];
+  const name = (e) => e.tagName.toLowerCase() + ' "' + e.textContent.trim().replace(/\\s+/g, ' ').slice(0, 40) + '"';
+  const lines = (e) => {
+    const range = document.createRange();
+    range.selectNodeContents(e);
+    return new Set(Array.from(range.getClientRects(), (rect) => Math.round(rect.top))).size;
+  };
+  for (const e of document.querySelectorAll('body *')) {
+    if (e.getBoundingClientRect().right > window.innerWidth + 0.5) problems.push('past the edge: ' + name(e));
+    if (getComputedStyle(e).display === 'table-cell' && e.scrollWidth > e.clientWidth + 1)
+      problems.push('spills out of its cell: ' + name(e));
+  }
+  const summary = document.querySelectorAll('table.sellers th, table.sellers td:first-child');
+  if (!summary.length) problems.push('no summary table');
+  for (const e of summary) {
+    if (e.textContent.trim().length <= 16 && lines(e) > 1) problems.push('broken over lines: ' + name(e));
+  }
+  return {width: window.innerWidth, scrollWidth: document.documentElement.scrollWidth, problems: problems};
+}"""
+
+
+def layout_at(chromium: str, html: str, width: int) -> dict[str, Any]:
+    """Lay the HTML out in a ``width`` px wide viewport (the CLI's --window-size cannot go below 500 px)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**chromium_launch_options(chromium))
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.set_content(html)  # the report loads nothing from anywhere
+            return dict(page.evaluate(OVERFLOW_JS))
+        finally:
+            browser.close()
+
+
+def test_report_is_readable_at_400px(tmp_path: Path) -> None:
+    chromium = chromium_path()
+    sessions = make_database(tmp_path / "narrow.db")
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        example = populate_example(session, now)
+        # what breaks narrow layouts: a long unbroken seller name, a long URL, a long unbroken statement
+        site = add_site(session, "supplementsuperstoreinternationalwholesaleoutlet", ["ana@agency.example"])
+        page = add_page(session, site, "https://shop.example/collections/all/products/" + "a" * 120
+                        + "?variant=" + "9" * 40, when=now)
+        before, after = add_snapshot(session, page, when=now), add_snapshot(session, page, when=now)
+        add_change(session, page, before, after, when=now, change="added", kind="claim", type="disease",
+                   severity="high", after_text="Cures" + "!" * 150)
+    with sessions() as session:
+        ctx = build_report(session, since=example.since, until=now + timedelta(seconds=1))
+    full = render_report(ctx)
+    abridged = render_report(ctx, max_html_bytes=len(full.html.encode()) // 2)
+    assert abridged.extra["abridged"], "the abridged layout is checked too"
+    for html in (full.html, abridged.html):
+        layout = layout_at(chromium, html, 400)
+        assert layout["width"] == 400
+        assert layout["scrollWidth"] <= 400 and layout["problems"] == [], layout
+
+
+def test_a_digest_of_many_changes_is_readable_at_400px(tmp_path: Path) -> None:
+    from report_fixtures import populate_many
+
+    chromium = chromium_path()
+    sessions = make_database(tmp_path / "many.db")
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        since = populate_many(session, now, changes=300, sellers=7)
+    with sessions() as session:
+        mailed = render_report(build_report(session, since=since, until=now), max_html_bytes=MAIL_HTML_LIMIT)
+    assert mailed_size(mailed.html) <= MAIL_HTML_LIMIT and mailed.extra["abridged"]
+    layout = layout_at(chromium, mailed.html, 400)
+    assert layout["scrollWidth"] <= 400 and layout["problems"] == [], layout

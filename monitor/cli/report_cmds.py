@@ -11,10 +11,12 @@ import click
 from monitor.cli.app import App, fail, parse_since, pass_app
 from monitor.config import Settings
 from monitor.mail import (
+    STATUSES,
     DeliveryResult,
     MailError,
     deliver_outbox,
     list_outbox,
+    outbox_counts,
     queue_reports,
     release_stuck,
     retry_outbox,
@@ -22,10 +24,12 @@ from monitor.mail import (
 from monitor.models import utcnow
 from monitor.report import build_report, render_report
 from monitor.statements import SEVERITIES
+from monitor.terminal import for_terminal, one_line
 
 
 def _write(text: str, out: Path | None) -> None:
     if out is None:
+        text = for_terminal(text)  # page text must not drive the analyst's terminal
         click.echo(text, nl=not text.endswith("\n"))
         return
     try:
@@ -46,6 +50,17 @@ def _deliver(app: App, settings: Settings) -> DeliveryResult:
     for path in result.written:
         click.echo(f"wrote {path}", err=True)
     return result
+
+
+def _check(result: DeliveryResult) -> None:
+    """Exit 1 with one line when a message was not delivered or may not have been."""
+    if result.unknown:
+        fail(f"delivery unknown: {result.unknown[-1][1]}; the server may have the message, so it is not re-sent "
+             "automatically: check the recipient's mailbox, then `claimwatch outbox retry --unknown` to send it "
+             "again (same Message-ID)")
+    if result.failed or result.left:
+        fail(f"delivery failed: {result.failed[-1][1] if result.failed else 'not attempted'}; the messages "
+             "stay pending (retry with `claimwatch outbox retry`)")
 
 
 @click.command("report")
@@ -81,7 +96,7 @@ def report_command(app: App, since: str | None, sites: tuple[str, ...], min_seve
     settings = app.settings
     moment = parse_since(since)
     until = utcnow()
-    sessions = app.sessions()
+    sessions = app.sessions(sites=sites)
     try:
         with sessions.begin() as session:
             ctx = build_report(session, since=moment, until=until, sites=sites or None,
@@ -104,10 +119,7 @@ def report_command(app: App, since: str | None, sites: tuple[str, ...], min_seve
     else:
         click.echo(f"queued {len(queued)} message(s): " + ", ".join(
             f"{row.recipients[0]}" for row in queued), err=True)
-    result = _deliver(app, settings)
-    if result.failed or result.left:
-        fail(f"delivery failed: {result.failed[-1][1] if result.failed else 'not attempted'}; the messages "
-             "stay pending (retry with `claimwatch outbox retry`)")
+    _check(_deliver(app, settings))
 
 
 @click.group("outbox")
@@ -122,13 +134,19 @@ def outbox_group() -> None:
 
 
 @outbox_group.command("list")
-@click.option("--status", type=click.Choice(["pending", "sending", "sent", "failed"]), default=None,
-              help="Only rows with this status.")
+@click.option("--status", type=click.Choice(STATUSES), default=None,
+              help="Only rows with this status: pending, sending, sent (accepted by the SMTP server), written "
+                   "(an .eml file in the outbox folder), unknown (transmitted, but the server's reply was lost: "
+                   "it may have arrived), failed.")
 @click.option("--limit", type=click.IntRange(1), default=50, show_default=True, help="Newest rows shown.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @pass_app
 def outbox_list(app: App, status: str | None, limit: int, fmt: str) -> None:
-    """List outbox messages, newest first.
+    """List outbox messages, newest first, with their status.
+
+    `sent` means the SMTP server accepted the message; `written` that it was written as an .eml file (no
+    SMTP server configured); `unknown` that it was transmitted but the server's reply was lost, so it may or
+    may not have arrived (re-send it with `claimwatch outbox retry --unknown`).
 
     \b
     Example:
@@ -155,36 +173,45 @@ def outbox_list(app: App, status: str | None, limit: int, fmt: str) -> None:
         moment = row["sent_at"] or row["next_attempt_at"]
         click.echo(f"{row['id']:>5}  {row['status']:<8} {row['kind']:<7} {row['attempts']:>5}  "
                    f"{str(row['created_at'])[:16].replace('T', ' '):<16}  "
-                   f"{str(moment or '-')[:16].replace('T', ' '):<16}  {', '.join(row['recipients'])}: "
-                   f"{row['subject']}")
-        if row["last_error"] and row["status"] != "sent":
-            click.echo(f"{'':>7}last error: {row['last_error']}")
+                   f"{str(moment or '-')[:16].replace('T', ' '):<16}  {one_line(', '.join(row['recipients']))}: "
+                   f"{one_line(row['subject'])}")
+        if row["last_error"] and row["status"] not in ("sent", "written"):
+            click.echo(f"{'':>7}last error: {one_line(row['last_error'])}")
 
 
 @outbox_group.command("retry")
+@click.option("--unknown", is_flag=True,
+              help="Also re-send messages whose delivery is unknown (transmitted, but the server's reply was "
+                   "lost). They may already be in the mailbox: the copy has the same Message-ID, Date and "
+                   "content, so clients that collapse duplicates show it once.")
 @click.option("--stuck", is_flag=True,
               help="Also release messages left 'sending' by a crashed process for 30 minutes or more. "
                    "Such a message may already have been delivered: it can arrive twice.")
 @pass_app
-def outbox_retry(app: App, stuck: bool) -> None:
+def outbox_retry(app: App, unknown: bool, stuck: bool) -> None:
     """Make pending and failed messages due now and deliver them.
+
+    Messages whose delivery is unknown are left alone unless --unknown is given: claimwatch never sends a
+    message twice on its own.
 
     \b
     Example:
       claimwatch outbox retry
+      claimwatch outbox retry --unknown
     """
     with app.sessions().begin() as session:
         released = release_stuck(session) if stuck else 0
-        touched = retry_outbox(session)
+        touched = retry_outbox(session, unknown=unknown)
+        waiting = 0 if unknown else outbox_counts(session).get("unknown", 0)
     if released:
         click.echo(f"released {released} stuck message(s)", err=True)
+    if waiting:
+        click.echo(f"left {waiting} message(s) whose delivery is unknown (they may have arrived; "
+                   "`claimwatch outbox retry --unknown` sends them again)", err=True)
     if not touched:
         click.echo("no pending or failed messages", err=True)
         return
-    result = _deliver(app, app.settings)
-    if result.failed or result.left:
-        fail(f"delivery failed: {result.failed[-1][1] if result.failed else 'not attempted'}; "
-             "the messages stay pending")
+    _check(_deliver(app, app.settings))
 
 
 def register(group: click.Group) -> None:
