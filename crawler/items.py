@@ -38,3 +38,6 @@ class PageItem:
     rendered: bool = False  # body is Chromium's DOM after scripts ran (render_js sites)
     blocks: list[Any] = field(default_factory=list)
     outcome: str | None = None  # what the store made of the fetch: new, changed, unchanged, error...
+    # the canonical URL of the page this response is an alias of (its <link rel=canonical>, or the URL it
+    # was stored under before canonicalisation changed): not analysed, the page is fetched as that URL
+    alias_of: str | None = None

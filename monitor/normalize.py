@@ -8,6 +8,7 @@ live there) and marked ``region="footer"``. Inline markup is flattened, so ``<b>
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
@@ -232,41 +233,70 @@ def _walk(
             buffer.append(child.tail)
 
 
+# libxml2's nesting limit with huge_tree (without it, 256: past that the parser dropped the rest of the page)
+MAX_DEPTH = 2048
+# _walk recurses once per level: room for the deepest tree the parser builds, above the caller's own frames
+_WALK_RECURSION_LIMIT = MAX_DEPTH + 1000
+
+
+class IncompleteParseError(Exception):
+    """The HTML parser stopped before the end of the page (nesting deeper than ``MAX_DEPTH`` levels): the text
+    would lack the rest of the page, so the page is not analysed rather than read as having lost it."""
+
+
 @cache
 def _html_parser() -> etree.HTMLParser:
     # collect_ids=False: no table of the page's id attributes (nothing here looks an element up by id;
-    # building it is ~20% of the parse)
-    return etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, collect_ids=False)
+    # building it is ~20% of the parse). huge_tree: nesting up to MAX_DEPTH; the download size limit
+    # (DOWNLOAD_MAXSIZE) still bounds the memory a page can take.
+    return etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, collect_ids=False,
+                            huge_tree=True)
 
 
 def parse_html(html: bytes | str, encoding: str | None = None) -> etree._Element | None:
-    """Parse a page into an lxml tree, or None when there is nothing to parse."""
+    """Parse a page into an lxml tree, or None when there is nothing to parse.
+
+    Raises ``IncompleteParseError`` when the parser gave up part way (the only fatal errors libxml2's
+    HTML parser reports are such limits; malformed markup is repaired with mere errors).
+    """
     text = decode_html(html, encoding) if isinstance(html, bytes) else html
     text = _XML_DECL.sub("", text, count=1)
     if not text.strip():
         return None
+    parser = _html_parser()
     try:
         # lxml.etree's own element classes: lxml.html's Python element lookup costs ~0.3 us per node
-        root = etree.fromstring(text, _html_parser())
+        root = etree.fromstring(text, parser)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError):
-        return None
+        root = None
+    fatal = parser.error_log.filter_from_fatals()
+    if fatal:
+        error = fatal[0]
+        reason = error.message.partition(", use XML_PARSE_HUGE")[0]  # (huge_tree is that option: it is on)
+        raise IncompleteParseError(f"the HTML parser stopped at line {error.line} ({reason}): the rest of "
+                                   "the page would be missing")
     return root
 
 
 def tree_to_blocks(root: etree._Element) -> list[Block]:
     """Blocks of an already parsed tree (see ``html_to_blocks``)."""
+    if sys.getrecursionlimit() < _WALK_RECURSION_LIMIT:
+        sys.setrecursionlimit(_WALK_RECURSION_LIMIT)
     walker = _Walker()
     body = root.find("body")
     start = body if body is not None else root
     if start.text:
         walker.buffer.append(start.text)
-    _walk(start, walker, "body", "main", frozenset(), -1)
+    try:
+        _walk(start, walker, "body", "main", frozenset(), -1)
+    except RecursionError as exc:  # a tree deeper than any parse of ours: not one we can read whole
+        raise IncompleteParseError(f"nesting too deep to read (more than {MAX_DEPTH} levels)") from exc
     walker.flush("body", "main", frozenset(), -1)
     return walker.blocks
 
 
 def html_to_blocks(html: bytes | str, encoding: str | None = None) -> list[Block]:
-    """Visible text blocks of a page, in reading order.
+    """Visible text blocks of a page, in reading order (``IncompleteParseError`` when the parse was cut short).
 
     >>> [b.text for b in html_to_blocks("<p>Hi <b>there</b></p><script>x()</script><footer>*FDA</footer>")]
     ['Hi there', '*FDA']

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.diff import diff_statements
 from monitor.extract import analyse_page, extractor_version
 from monitor.models import Change, Fetch, Page, Site, Snapshot, StatementRow, utcnow
+from monitor.normalize import IncompleteParseError
 from monitor.statements import Statement
 from monitor.store import (
     change_row,
@@ -34,7 +35,7 @@ from monitor.store import (
 class ReextractSummary:
     pages: int = 0
     snapshots: int = 0
-    skipped: int = 0  # snapshots whose body is not stored
+    skipped: int = 0  # snapshots whose body is not stored, or cannot be parsed whole (left as they are)
     changes_before: int = 0
     changes_after: int = 0
 
@@ -56,7 +57,11 @@ def reextract_page(session: Session, page: Page, *, force: bool = False, now: da
         if body is None:
             summary.skipped += 1
             continue
-        analysis = analyse_page(body)
+        try:
+            analysis = analyse_page(body)
+        except IncompleteParseError:  # (a page stored before parses that stop early were refused)
+            summary.skipped += 1
+            continue
         statements = analysis.statements
         session.execute(delete(StatementRow).where(StatementRow.snapshot_id == snapshot.id))
         if statements:

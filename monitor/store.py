@@ -54,6 +54,7 @@ class FetchResult:
     skipped: str | None = None  # why the body was not analysed (non-HTML...)
     warc_path: str | None = None
     warc_offset: int | None = None
+    alias_of: str | None = None  # the response names this other URL of the site as its page (rel=canonical)
 
 
 @dataclass(slots=True)
@@ -467,13 +468,13 @@ def _recent_snapshots(session: Session, page_id: int, limit: int) -> list[Snapsh
     ))
 
 
-def _follow_move(session: Session, result: FetchResult, page: PageRow, at: datetime) -> PageRow:
-    """A permanent redirect: the old page is marked moved, its history continues under the new URL."""
-    assert result.final_url is not None
-    target, created = _page(session, page.site_id, result.final_url, at)
+def _follow_move(session: Session, result: FetchResult, page: PageRow, at: datetime, to: str,
+                 why: str = "") -> PageRow:
+    """A permanent redirect (or an alias): the old page is marked moved, its history continues under ``to``."""
+    target, created = _page(session, page.site_id, to, at)
     page.state = "moved"
-    page.moved_to = result.final_url
-    _event(session, page, result.run_id, "moved", f"{page.url} -> {result.final_url}", at)
+    page.moved_to = to
+    _event(session, page, result.run_id, "moved", f"{page.url} -> {to}{why}", at)
     if created or target.current_snapshot_id is None:
         target.current_snapshot_id = page.current_snapshot_id
         target.fingerprint = page.fingerprint
@@ -511,6 +512,8 @@ def _store_page(
     report_new_pages: bool,
     touched: list[PageRow],
 ) -> StoreOutcome:
+    if result.alias_of is not None:
+        return _store_alias(session, result, result.alias_of, touched)
     at = result.fetched_at
     events: list[str] = []
     moved = (
@@ -525,7 +528,7 @@ def _store_page(
         known = _load_page(session, result.site_id, result.url)
         if known is not None and known.state != "moved":
             touched.append(known)
-            page, created = _follow_move(session, result, known, at), False
+            page, created = _follow_move(session, result, known, at, result.final_url), False
             events.append("moved")
         else:  # a URL we never stored (or already know as moved): store under its new address
             page, created = _page(session, result.site_id, result.final_url, at)
@@ -648,6 +651,30 @@ def _store_page(
     page.current_snapshot_id = snapshot_id
     page.fingerprint = content.fingerprint
     return StoreOutcome(fetch.outcome, page.id, snapshot_id, len(changes), tuple(events))
+
+
+def _store_alias(session: Session, result: FetchResult, canonical: str, touched: list[PageRow]) -> StoreOutcome:
+    """A response that names another URL of the site as its page: the page is that URL, fetched as itself.
+
+    The fetch is recorded (outcome ``alias``) on the alias's own row, which points at the page (state
+    ``moved``); a row that had a history of its own is moved there like a permanent redirect (an event;
+    the page takes the history when it has none yet). Nothing about the page itself changes.
+    """
+    at = result.fetched_at
+    events: tuple[str, ...] = ()
+    alias, created = _page(session, result.site_id, result.url, at)
+    touched.append(alias)
+    if not created and alias.state != "moved":
+        touched.append(_follow_move(session, result, alias, at, canonical, " (its canonical URL)"))
+        events = ("moved",)
+    alias.state, alias.moved_to = "moved", canonical
+    FetchRow(page_id=alias.id, run_id=result.run_id, fetched_at=at, final_url=result.final_url,
+             status=result.status, error=result.error, content_type=result.content_type,
+             bytes=len(result.body) if result.body else None, elapsed_ms=result.elapsed_ms, etag=result.etag,
+             last_modified=result.last_modified, warc_path=result.warc_path, warc_offset=result.warc_offset,
+             outcome="error" if result.error else "alias",  # (an error: its response could not be archived)
+             sha256=result.sha256 or (sha256_hex(result.body) if result.body else None)).insert(session)
+    return StoreOutcome("alias", alias.id, events=events)
 
 
 def insert_statements() -> Insert:

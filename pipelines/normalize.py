@@ -13,7 +13,7 @@ from monitor.store import PageContent
 
 class NormalizePipeline:
     def process_item(self, item: PageItem) -> PageItem:
-        if item.body is None or item.skipped or item.status is None or item.status >= 300:
+        if item.body is None or item.skipped or item.alias_of or item.status is None or item.status >= 300:
             return item
         if item.sha256 is not None and item.sha256 == item.known_sha256:
             return item

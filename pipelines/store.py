@@ -67,7 +67,7 @@ class StorePipeline:
             elapsed_ms=item.elapsed_ms, etag=item.headers.get("etag"),
             last_modified=item.headers.get("last-modified"), not_modified=item.not_modified,
             redirect_status=item.redirect_status, skipped=item.skipped, warc_path=item.warc_path,
-            warc_offset=item.warc_offset,
+            warc_offset=item.warc_offset, alias_of=item.alias_of,
         )
         if item.content is not None and item.content.statements is not None:
             prepare_content(item.content, item.body, self.engine.dialect)  # before the lock: see its docstring

@@ -18,7 +18,7 @@ from twisted.python.failure import Failure
 
 from crawler.items import PageItem
 from monitor.crawlplan import CrawlPlan, Seed
-from monitor.urls import canonical_query, canonical_url, in_scope, is_canonical_path, site_hosts
+from monitor.urls import canonical_link, canonical_query, canonical_url, in_scope, is_canonical_path, site_hosts
 
 # case spelt out rather than re.IGNORECASE: the engine then skips to each "<" in C (3x faster on 50 KB pages)
 _HREF = re.compile(r"""<[aA]\s[^>]*?[hH][rR][eE][fF]\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
@@ -50,10 +50,15 @@ class SiteSpider(scrapy.Spider):
         self._origin_hosts: dict[str, str] = {}  # canonical origin -> its host[:port], as site_hosts has it
         self._queries: dict[str, str] = {}
         self._done: dict[str, set[str]] = {}  # per host: absolute-path hrefs with nothing left to request
+        self._aliases: set[str] = set()  # URLs whose response named another page as theirs (rel=canonical)
         self.scheduled = 0
 
     async def start(self) -> AsyncIterator[Any]:
         for seed in self.plan.seeds:
+            if canonical_url(seed.url) != seed.url:
+                # a page stored before its URL's canonical form changed (/x/index.html is /x/ now): fetched
+                # in full, its response makes it an alias of the page under its canonical URL
+                seed = Seed(seed.url)
             request = self._request(seed.url, seed)
             if request is not None:
                 yield request
@@ -110,12 +115,37 @@ class SiteSpider(scrapy.Spider):
         is_html = content_type in _HTML_TYPES or (not content_type and b"\0" not in response.body[:1024])
         if response.status < 300 and not is_html:
             item.skipped = f"not HTML ({content_type or 'unknown type'})"
+        text = _text(response) if response.status == 200 and is_html else None
+        alias_of = item.alias_of = self._alias_of(response, url, item.final_url, text) if text else None
         yield item
-        if response.status == 200 and is_html and self.scheduled < self.plan.max_pages:
-            yield from self._follow(response)
+        if alias_of is not None and alias_of not in self.seen and in_scope(alias_of, self.hosts, self.allow):
+            self.scheduled -= 1  # the alias's place in the page budget goes to the page it names
+            request = self._request(alias_of)
+            if request is not None:
+                yield request
+        if text is not None and self.scheduled < self.plan.max_pages:
+            yield from self._follow(response, text)
 
-    def _follow(self, response: Response) -> Iterator[scrapy.Request]:
-        text = _text(response)
+    def _alias_of(self, response: Response, url: str, final_url: str | None, text: str) -> str | None:
+        """The page a response belongs to when that is not its own URL: the URL's canonical form, when that
+        changed since it was stored (requested only when in scope), or the in-scope page its
+        ``<link rel=canonical>`` names. A page named by another alias is left as it is (so two pages naming
+        each other are not both lost)."""
+        target = canonical_url(url)
+        if target == url:
+            href = canonical_link(text)
+            if href is None:
+                return None
+            try:
+                target = canonical_url(response.urljoin(href))
+            except ValueError:
+                return None
+            if target in {url, final_url} or target in self._aliases or not in_scope(target, self.hosts, self.allow):
+                return None
+        self._aliases.add(url)
+        return target
+
+    def _follow(self, response: Response, text: str) -> Iterator[scrapy.Request]:
         base_dir = response.url.rsplit("/", 1)[0]
         links, seen = self._links, self.seen
         host = _host(response.url)
