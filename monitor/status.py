@@ -4,7 +4,7 @@ Reads only. Next run times come from the scheduler's job table (written by `clai
 daemon ever started there are none.
 
 >>> collect_status(session)["outbox"]                                   # doctest: +SKIP
-{'pending': 0, 'failed': 0}
+{'pending': 0, 'failed': 0, 'unknown': 0}
 """
 
 from __future__ import annotations
@@ -73,6 +73,8 @@ def collect_status(session: Session, *, stale_after: float = 15.0, now: datetime
             "heartbeat_age_seconds": round(age, 1) if age is not None else None,
         },
         "digest": {"next_run": _iso(jobs.get("digest"))},
-        "outbox": {"pending": int(outbox.get("pending", 0)), "failed": int(outbox.get("failed", 0))},
+        # unknown: the server may have stored it but never said so; it is re-sent only by `outbox retry --unknown`
+        "outbox": {"pending": int(outbox.get("pending", 0)), "failed": int(outbox.get("failed", 0)),
+                   "unknown": int(outbox.get("unknown", 0))},
         "sites": sites,
     }

@@ -157,6 +157,9 @@ def test_unknown_delivery_is_reported_and_re_sent_only_on_request(
         assert [row["status"] for row in listing] == ["unknown"]
         assert "no reply after the message was transmitted" in listing[0]["last_error"]
         assert "unknown" in run_cli("outbox", "list", "--status", "unknown", db=db).stdout
+        status = run_cli("status", "--format", "json", db=db)
+        assert json.loads(status.stdout)["outbox"]["unknown"] == 1  # `claimwatch status` shows it too
+        assert "1 unknown" in run_cli("status", db=db).stdout
 
         plain = run_cli("outbox", "retry", db=db)  # the remedy for pending mail does not touch it
         assert plain.exit_code == 0 and "left 1 message(s) whose delivery is unknown" in plain.stderr

@@ -95,7 +95,8 @@ def _table(status: dict[str, Any], zone: Any, zone_name: str) -> str:
         head = "daemon: not running"
     lines = [
         head,
-        f"outbox: {status['outbox']['pending']} pending, {status['outbox']['failed']} failed",
+        f"outbox: {status['outbox']['pending']} pending, {status['outbox']['failed']} failed, "
+        f"{status['outbox']['unknown']} unknown (see `claimwatch outbox list --status unknown`)",
         f"digest: next {_local(status['digest']['next_run'], zone)}",
         f"times in {zone_name}",
         "",
