@@ -16,6 +16,9 @@ import sys
 def main(argv: list[str]) -> None:
     import gc
 
+    from monitor.processes import die_with_parent
+
+    die_with_parent()  # a killed `claimwatch crawl` takes its crawl (this process group) with it
     # Scrapy allocates ~200 container objects a page and frees nearly all of them itself: at Python's
     # default threshold (a collection every 700 net allocations) the collector ran ~330 times a
     # 1,000-page crawl, its full collections walking every object Scrapy and Twisted had loaded (~0.3 s of

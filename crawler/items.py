@@ -41,3 +41,6 @@ class PageItem:
     # the canonical URL of the page this response is an alias of (its <link rel=canonical>, or the URL it
     # was stored under before canonicalisation changed): not analysed, the page is fetched as that URL
     alias_of: str | None = None
+    # the URL on another host a redirect or meta refresh sent this page to (crawler/hostguard.py): never
+    # fetched, the page is recorded as moved there
+    offsite_target: str | None = None

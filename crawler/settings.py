@@ -75,9 +75,26 @@ DOWNLOADER_MIDDLEWARES_BASE = {
     path: order for path, order in _defaults.DOWNLOADER_MIDDLEWARES_BASE.items() if path not in _UNUSED
 }
 EXTENSIONS_BASE = {path: order for path, order in _defaults.EXTENSIONS_BASE.items() if path not in _UNUSED}
+# No internal fetches (crawler/hostguard.py, monitor/hosts.py): only the site's own hosts, checked before
+# anything else (robots.txt included) and at every redirect hop; connections only to public addresses or
+# the site's own hosts, checked on the resolved address at connect time.
 DOWNLOADER_MIDDLEWARES = {
+    "crawler.hostguard.HostGuardMiddleware": 10,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.hostguard.OffsiteMetaRefreshMiddleware": 580,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawler.hostguard.OffsiteRedirectMiddleware": 600,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
+    # a redirect back to a URL of its own chain: recorded as a redirect loop at once (crawler/failures.py)
+    "crawler.middlewares.RedirectLoopMiddleware": 50,
+    # robots.txt checked for every request, those waiting for it too (Scrapy 2.19 let them through)
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.SharedRobotsTxtMiddleware": 100,
 }
+TWISTED_DNS_RESOLVER = "crawler.hostguard.GuardedResolver"
+# pages are fetched over HTTP(S) only: no file://, s3://, ftp:// or data: handler a URL could reach
+DOWNLOAD_HANDLERS_BASE = {scheme: path for scheme, path in _defaults.DOWNLOAD_HANDLERS_BASE.items()
+                          if scheme in {"http", "https"}}
 # Scrapy's per-request byte counts (each request serialised again to measure it): every fetch is in the
 # database, with its status, size and time
 DOWNLOADER_STATS = False

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from monitor.outage import OutageRules
 from monitor.statements import SEVERITIES
 
 DEFAULT_DB_FILE = "claimwatch.db"
@@ -14,6 +15,7 @@ DEFAULT_CONTACT = "claimwatch-operator@example.invalid"
 DEFAULT_MAIL_FROM = "claimwatch <claimwatch@localhost>"
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 DEFAULT_LEASE_TTL = 60.0  # seconds a crawl's site lease lasts; renewed every third of it while it runs
+DEFAULT_BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for another one's lock before giving up
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
 
@@ -41,7 +43,9 @@ class Settings:
     """Everything configurable, with its environment variable.
 
     ``CLAIMWATCH_DB`` database URL; ``CLAIMWATCH_DATA`` data folder (logs, outbox, WARC, screenshots);
-    ``CLAIMWATCH_CONTACT`` contact address for the User-Agent; ``CLAIMWATCH_SMTP_*`` mail settings.
+    ``CLAIMWATCH_CONTACT`` contact address for the User-Agent; ``CLAIMWATCH_SMTP_*`` mail settings;
+    ``CLAIMWATCH_OUTAGE_CONFIRMATIONS`` / ``_LOSS_SHARE`` / ``_MIN_STATEMENTS`` suspected outages;
+    ``CLAIMWATCH_DB_BUSY_TIMEOUT`` seconds a SQLite writer waits for another's lock.
     """
 
     db_url: str
@@ -54,6 +58,12 @@ class Settings:
     error_threshold: int = 2  # consecutive failed fetches before an `error` event
     gone_threshold: int = 2  # consecutive 404/410 fetches before a `gone` event
     flap_history: int = 3  # earlier snapshots compared against, so A/B flips are reported once
+    # a suspected outage (monitor.outage) is reported as the page's content only after this many more
+    # crawls showed the same (0: no outage detection); a mass loss is >= this share of >= that many statements
+    outage_confirmations: int = 1
+    outage_loss_share: float = 0.8
+    outage_min_statements: int = 5
+    db_busy_timeout: float = DEFAULT_BUSY_TIMEOUT  # CLAIMWATCH_DB_BUSY_TIMEOUT (SQLite)
     max_parallel_crawls: int = 2
     # processes that normalise, extract and store a crawl's pages beside the Scrapy process (0: in it)
     crawl_workers: int = 2
@@ -71,6 +81,10 @@ class Settings:
     def with_db(self, db_url: str | None) -> Settings:
         return replace(self, db_url=db_url) if db_url else self
 
+    @property
+    def outage_rules(self) -> OutageRules:
+        return OutageRules(self.outage_confirmations, self.outage_loss_share, self.outage_min_statements)
+
 
 def _workers(value: str | None) -> int:
     if value is None or not value.strip():
@@ -82,6 +96,33 @@ def _workers(value: str | None) -> int:
     if not 0 <= workers <= 64:
         raise ConfigError(f"CLAIMWATCH_CRAWL_WORKERS must be a whole number from 0 to 64, not {value!r}")
     return workers
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    """A number from ``low`` to ``high`` (``default`` when unset); else a ConfigError naming the variable."""
+    value = env.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be a number from {low:g} to {high:g}, not {value!r}")
+    return number
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    value = env.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = low - 1
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+    return number
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -113,6 +154,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, db_url: str | None = 
         error_threshold=int(env.get("CLAIMWATCH_ERROR_THRESHOLD") or 2),
         gone_threshold=int(env.get("CLAIMWATCH_GONE_THRESHOLD") or 2),
         flap_history=int(env.get("CLAIMWATCH_FLAP_HISTORY") or 3),
+        outage_confirmations=_whole(env, "CLAIMWATCH_OUTAGE_CONFIRMATIONS", 1, 0, 100),
+        outage_loss_share=_number(env, "CLAIMWATCH_OUTAGE_LOSS_SHARE", 0.8, 0.05, 1.0),
+        outage_min_statements=_whole(env, "CLAIMWATCH_OUTAGE_MIN_STATEMENTS", 5, 1, 10_000),
+        db_busy_timeout=_number(env, "CLAIMWATCH_DB_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT, 0.1, 3600),
         max_parallel_crawls=int(env.get("CLAIMWATCH_MAX_PARALLEL") or 2),
         crawl_workers=_workers(env.get("CLAIMWATCH_CRAWL_WORKERS")),
         chromium_path=env.get("CLAIMWATCH_CHROMIUM") or DEFAULT_CHROMIUM,

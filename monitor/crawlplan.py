@@ -1,5 +1,6 @@
 """What one crawl of a site should fetch: its start URLs plus every known active page (so removed
-pages are re-checked), each with the validators of its last fetch for conditional requests."""
+pages are re-checked), each with the validators of its last fetch for conditional requests, and the hosts
+that are the site's own (``monitor.hosts``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from monitor.hosts import HostPolicy
 from monitor.urls import canonical_url
 
 if TYPE_CHECKING:
@@ -36,6 +38,10 @@ class CrawlPlan:
     render_js: bool
     seeds: list[Seed] = field(default_factory=list)
     report_new_pages: bool = False
+    hosts: list[str] = field(default_factory=list)  # the watchlist's `hosts:` (start URLs' hosts are implied)
+
+    def host_policy(self) -> HostPolicy:
+        return HostPolicy.for_site(self.start_urls, self.hosts)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -73,7 +79,10 @@ def plan_crawl(session: Session, site: Site, run_id: int) -> CrawlPlan:
     pages = session.scalars(
         select(Page).where(Page.site_id == site.id, Page.state.in_(("active", "error"))).order_by(Page.id)
     )
+    policy = HostPolicy.for_site(site.start_urls, site.hosts or ())
     for page in pages:
+        if not policy.allows_url(page.url):
+            continue  # not the site's own (stored before the hosts were checked, or the hosts changed)
         if conditional:
             seeds[page.url] = Seed(page.url, page.etag, page.last_modified, page.last_sha256, page.fingerprint)
         else:
@@ -85,5 +94,5 @@ def plan_crawl(session: Session, site: Site, run_id: int) -> CrawlPlan:
     return CrawlPlan(
         site=site.name, site_id=site.id, run_id=run_id, start_urls=list(site.start_urls),
         allow=list(site.allow), max_pages=site.max_pages, render_js=site.render_js,
-        seeds=list(seeds.values()), report_new_pages=bool(baseline_done),
+        seeds=list(seeds.values()), report_new_pages=bool(baseline_done), hosts=list(site.hosts or ()),
     )

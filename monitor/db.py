@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +19,23 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.config import DEFAULT_BUSY_TIMEOUT
+
 
 class DatabaseError(Exception):
     """The database cannot be used; the message says why in one line."""
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.close()
+
+    return on_connect
 
 
 _SUPPORTED_URLS = "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
@@ -68,14 +73,18 @@ def require_database_file(db_url: str) -> None:
         raise DatabaseError(f"no database at {path} (create it with `claimwatch init`)")
 
 
-def make_engine(db_url: str) -> Engine:
-    """Create the engine for a URL: SQLite in WAL mode with foreign keys, or PostgreSQL via psycopg 3."""
+def make_engine(db_url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
+    """Create the engine for a URL: SQLite in WAL mode with foreign keys, or PostgreSQL via psycopg 3.
+
+    ``busy_timeout``: seconds a SQLite writer waits for another writer's lock before "database is locked"
+    (``CLAIMWATCH_DB_BUSY_TIMEOUT``)."""
     url = parse_db_url(db_url)
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        path = sqlite_path(db_url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": busy_timeout})
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout))
         return engine
     try:
         return create_engine(url, pool_pre_ping=True)

@@ -55,7 +55,7 @@ from monitor.evidence_check import (
     verify_bundle,
 )
 from monitor.models import Change, Fetch, Page, Site, Snapshot, StatementRow
-from monitor.screenshots import load_screenshot
+from monitor.screenshots import load_screenshot, same_origin
 from monitor.urls import canonical_url
 from monitor.warc import ArchivedRecord, claimwatch_version, payload_sha256, raw_records, read_record, warcinfo_record
 
@@ -220,6 +220,7 @@ def build_bundle(session: Session, settings: Settings, url: str, *, change_id: i
             "statements": f"statements/{role}.json",
             "screenshot": None,
             "screenshot_sha256": snapshot.screenshot_sha256,
+            "screenshot_url": snapshot.screenshot_url,  # the page the screenshot shows
         }
         files[f"statements/{role}.json"] = _statements_document(session, selection, snapshot, fetch)
         if fetch.warc_path and fetch.warc_offset is not None:
@@ -227,7 +228,9 @@ def build_bundle(session: Session, settings: Settings, url: str, *, change_id: i
             warc_parts.append(raw)
             entry["warc"] = {"record_id": record.record_id, "source_file": fetch.warc_path,
                              "source_offset": fetch.warc_offset}
-        if snapshot.screenshot_sha256:
+        # a screenshot is bundled only with the URL it shows, of the page's own origin (one taken before
+        # screenshots recorded their URL stays out)
+        if snapshot.screenshot_sha256 and same_origin(snapshot.screenshot_url or "", entry["url"]):
             png = load_screenshot(settings, snapshot.screenshot_sha256)
             if png is not None:
                 entry["screenshot"] = f"screenshots/{role}.png"

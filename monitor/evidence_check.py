@@ -9,7 +9,8 @@ ever read whole: memory stays bounded whatever sizes the zip or the manifest dec
   central directory (a local entry the directory does not list is what a streaming unzip extracts).
 - **The manifest** (at most 16 MiB) is a ``claimwatch-evidence/1`` JSON object with every check a genuine
   bundle has: each file's SHA-256 and size; ``report.html`` and each snapshot's statements listed; each
-  archived fetch's WARC record id with the body SHA-256 to check it against.
+  archived fetch's WARC record id with the body SHA-256 to check it against; each screenshot's
+  ``screenshot_url``, of the snapshot's own origin (never a picture of another site or an internal page).
 - **Every member** has the manifest's size (compared before reading) and SHA-256 (hashed in 1 MiB chunks);
   none is unlisted.
 - **The WARC member**: every record's digests hold (``monitor.warccheck``), no record id appears twice, and
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from monitor.hosts import url_origin
 from monitor.urls import canonical_url
 from monitor.warccheck import CheckedRecord, WarcCheckError, check_records
 
@@ -308,6 +310,12 @@ def _check_screenshot(entry: dict[str, Any], files: dict[str, Listed], role: str
     listed = files.get(name) if isinstance(name, str) else None
     if listed is None or listed.sha256 != entry.get("screenshot_sha256"):
         raise _bad(f"the {role} snapshot's screenshot {_shown(name)} is not listed with its screenshot_sha256")
+    # a picture of another origin (an internal service a page steered the browser to) proves nothing
+    shown, url = entry.get("screenshot_url"), entry.get("url")
+    if not isinstance(shown, str) or url_origin(shown) is None:
+        raise _bad(f"the {role} snapshot's screenshot has no screenshot_url (the page it shows)")
+    if url_origin(shown) != url_origin(str(url)):
+        raise _bad(f"the {role} snapshot's screenshot shows {_shown(shown)}, not a page of {_shown(url)}'s origin")
 
 
 # --- the members --------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -80,6 +81,8 @@ class Site(Base):
     render_js: Mapped[bool] = mapped_column(Boolean, default=False)
     recipients: Mapped[list[Any]]
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # hosts besides its start URLs' that are the site's own (watchlist `hosts:`, monitor/hosts.py)
+    hosts: Mapped[list[Any]] = mapped_column(default=list, server_default=sql_text("'[]'"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -108,6 +111,10 @@ class Page(Base):
     )
     failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive error fetches
     gone_count: Mapped[int] = mapped_column(Integer, default=0)  # consecutive 404/410 fetches
+    # a suspected outage (monitor.outage): the fingerprint of the content under suspicion and the crawls in a
+    # row that showed it; pending while it differs from ``fingerprint``, confirmed once it is the current one
+    outage_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    outage_seen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     site: Mapped[Site] = relationship(back_populates="pages")
 
@@ -155,7 +162,9 @@ class Fetch(Base):
     final_url: Mapped[str | None] = mapped_column(String(2048))
     status: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
-    # unchanged | changed | new | not_modified | error | skipped
+    # unchanged | changed | new | not_modified | reverted | error | skipped | alias (of the page it names)
+    # | moved (sent to another host: not followed)
+    # | suspected_outage (monitor.outage: the current snapshot kept)
     outcome: Mapped[str] = mapped_column(String(16), default="new")
     content_type: Mapped[str | None] = mapped_column(String(255))
     # SHA-256 of the bytes received; the body table keeps them when this fetch made a snapshot
@@ -184,6 +193,7 @@ class Snapshot(Base):
     extractor_version: Mapped[str] = mapped_column(String(32))
     findings: Mapped[list[Any]]
     screenshot_sha256: Mapped[str | None] = mapped_column(String(64))
+    screenshot_url: Mapped[str | None] = mapped_column(String(2048))  # the URL the screenshot shows
 
     @property
     def text(self) -> str:
@@ -248,7 +258,8 @@ class Event(Base):
     page_id: Mapped[int] = mapped_column(ForeignKey("page.id", ondelete="CASCADE"), index=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"), index=True)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_run.id", ondelete="SET NULL"))
-    event: Mapped[str] = mapped_column(String(16))  # gone | error | moved | recovered
+    # gone | error | moved | recovered | suspected_outage
+    event: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(default=utcnow)
     reported_at: Mapped[datetime | None]
@@ -266,7 +277,7 @@ class Outbox(Base):
     recipients: Mapped[list[Any]]
     message: Mapped[bytes] = mapped_column(LargeBinary)
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | written | failed | unknown
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None]

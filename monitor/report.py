@@ -59,7 +59,8 @@ __all__ = [
 SEVERITY_ORDER: tuple[str, ...] = tuple(reversed(SEVERITIES))
 
 #: How much a page event matters, so ``min_severity`` filters events as it filters changes.
-EVENT_SEVERITY: dict[str, str] = {"gone": "medium", "moved": "medium", "error": "low", "recovered": "info"}
+EVENT_SEVERITY: dict[str, str] = {"gone": "medium", "moved": "medium", "error": "low", "recovered": "info",
+                                  "suspected_outage": "medium"}  # the page answered, but not with its content
 
 #: Badge colours (background, text). Strong backgrounds with white text keep their contrast when a mail
 #: client inverts colours in dark mode; every colour is given explicitly, never left to the client.

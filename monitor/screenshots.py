@@ -9,6 +9,13 @@ ones in the WARC and the ``body`` table), so the picture shows the version that 
 the server says now. Images and stylesheets are loaded live. JavaScript runs for plain pages; pages of
 ``render_js`` sites were archived as the DOM after their scripts ran, so scripts stay off to not run twice.
 
+A page cannot take the browser elsewhere (docs/architecture.md, "No internal fetches"): every later
+top-level navigation (``location.href``, a meta refresh, a ``window.open`` popup) is answered "204 No
+Content", so the browser stays on the archived page, and every connection goes through
+``monitor.egress.EgressGuard``, which connects only to public addresses or the site's own hosts
+(``monitor.hosts``). The URL the screenshot shows is
+recorded with it (``snapshot.screenshot_url``); a screenshot whose URL is not the page's origin is not kept.
+
 >>> capture_run_screenshots(settings, run_id=7)                           # doctest: +SKIP
 2
 >>> screenshot_path(settings, sha).read_bytes()[:8]                       # doctest: +SKIP
@@ -32,6 +39,8 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Settings
 from monitor.db import make_engine, make_session_factory
+from monitor.egress import EgressGuard
+from monitor.hosts import NO_HOSTS, HostPolicy, url_origin
 from monitor.models import Change, Fetch, Page, Site, Snapshot
 from monitor.store import load_body
 
@@ -51,14 +60,20 @@ CHROMIUM_ARGS: tuple[str, ...] = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # WebRTC may not send UDP around the proxy (monitor.egress) to internal addresses
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 )
 NAVIGATION_TIMEOUT_MS = 30_000
 SETTLE_TIMEOUT_MS = 5_000
 
 
-def chromium_launch_options(executable_path: str) -> dict[str, Any]:
-    """Playwright ``launch()`` options for the system Chromium (also passed to scrapy-playwright)."""
-    return {"executable_path": executable_path, "headless": True, "args": list(CHROMIUM_ARGS)}
+def chromium_launch_options(executable_path: str, proxy: str | None = None) -> dict[str, Any]:
+    """Playwright ``launch()`` options for the system Chromium (also passed to scrapy-playwright); with
+    ``proxy`` (``EgressGuard.server``) every connection goes through it, loopback included."""
+    options: dict[str, Any] = {"executable_path": executable_path, "headless": True, "args": list(CHROMIUM_ARGS)}
+    if proxy is not None:
+        options["proxy"] = {"server": proxy}
+    return options
 
 
 def chromium_available(settings: Settings) -> bool:
@@ -110,12 +125,21 @@ class ScreenshotTarget:
     body: bytes
     content_type: str
     javascript: bool
+    policy: HostPolicy = NO_HOSTS  # the site's own hosts: the only internal addresses the page may reach
+
+
+@dataclass(frozen=True, slots=True)
+class Screenshot:
+    """A full-page PNG and the URL of the page it shows."""
+
+    png: bytes
+    url: str
 
 
 def pending_screenshots(session: Session, run_id: int) -> list[ScreenshotTarget]:
     """Snapshots of ``run_id`` whose page got a high or medium change and that have no screenshot yet."""
     rows = session.execute(
-        select(Snapshot, Fetch, Page.url, Site.render_js)
+        select(Snapshot, Fetch, Page.url, Site.render_js, Site.start_urls, Site.hosts)
         .join(Change, Change.after_snapshot_id == Snapshot.id)
         .join(Fetch, Fetch.id == Snapshot.fetch_id)
         .join(Page, Page.id == Snapshot.page_id)
@@ -125,7 +149,7 @@ def pending_screenshots(session: Session, run_id: int) -> list[ScreenshotTarget]
         .order_by(Snapshot.id)
     )
     targets: dict[int, ScreenshotTarget] = {}
-    for snapshot, fetch, url, render_js in rows:
+    for snapshot, fetch, url, render_js, start_urls, hosts in rows:
         if snapshot.id in targets or fetch.sha256 is None:
             continue
         body = load_body(session, fetch.sha256)
@@ -133,66 +157,96 @@ def pending_screenshots(session: Session, run_id: int) -> list[ScreenshotTarget]
             continue
         targets[snapshot.id] = ScreenshotTarget(
             snapshot.id, fetch.final_url or url, body, fetch.content_type or "text/html; charset=utf-8",
-            javascript=not render_js,
+            javascript=not render_js, policy=HostPolicy.for_site(start_urls, hosts or ()),
         )
     return list(targets.values())
 
 
-def take_screenshots(targets: Sequence[ScreenshotTarget], chromium_path: str) -> dict[int, bytes]:
-    """Render every target in one Chromium session: snapshot id -> full-page PNG (failures are logged)."""
+def take_screenshots(targets: Sequence[ScreenshotTarget], chromium_path: str) -> dict[int, Screenshot]:
+    """Render every target in one Chromium session, its connections through an ``EgressGuard``: snapshot
+    id -> full-page screenshot (failures, and pictures of another origin, are logged and left out)."""
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
-    shots: dict[int, bytes] = {}
+    shots: dict[int, Screenshot] = {}
     if not targets:
         return shots
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(**chromium_launch_options(chromium_path))
+    with EgressGuard() as guard, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**chromium_launch_options(chromium_path, proxy=guard.server))
         try:
             for target in targets:
+                guard.policy = target.policy
                 try:
-                    shots[target.snapshot_id] = _render(browser, target)
+                    shot = _render(browser, target)
                 except PlaywrightError as exc:
                     log.warning("screenshot of %s failed: %s", target.url, str(exc).splitlines()[0])
+                    continue
+                if not same_origin(shot.url, target.url):
+                    log.warning("screenshot of %s not kept: it shows %s", target.url, shot.url)
+                    continue
+                shots[target.snapshot_id] = shot
         finally:
             browser.close()
     return shots
 
 
-def _render(browser: Any, target: ScreenshotTarget) -> bytes:
+def same_origin(url: str, other: str) -> bool:
+    """Whether two http(s) URLs have the same scheme, host and port."""
+    origin = url_origin(url)
+    return origin is not None and origin == url_origin(other)
+
+
+def _render(browser: Any, target: ScreenshotTarget) -> Screenshot:
     from playwright.sync_api import Error as PlaywrightError
 
+    # service workers blocked: their requests would pass by the routing below
     context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1,
-                                  java_script_enabled=target.javascript)
+                                  java_script_enabled=target.javascript, service_workers="block")
     served = False
 
     def answer(route: Any) -> None:
         nonlocal served
         request = route.request
-        if not served and request.is_navigation_request() and request.frame.parent_frame is None:
+        try:
+            top_level = request.is_navigation_request() and request.frame.parent_frame is None
+        except PlaywrightError:
+            top_level = True  # a frame already gone: treated as the strictest case
+        if not top_level:
+            route.continue_()  # frames, images, scripts: through the EgressGuard
+        elif not served:
             served = True  # the page itself: the archived bytes, not today's version
             route.fulfill(status=200, headers={"content-type": target.content_type}, body=target.body)
-        else:
-            route.continue_()
+        else:  # location.href, meta refresh, window.open...: the screenshot stays of the archived page
+            log.info("screenshot of %s: navigation to %s blocked", target.url, request.url)
+            # "204 No Content": the browser stays where it is (an aborted navigation stops the page's load)
+            route.fulfill(status=204, body=b"")
 
     try:
+        context.route("**/*", answer)  # the context's pages: popups too
         page = context.new_page()
-        page.route("**/*", answer)
-        page.goto(target.url, wait_until="load", timeout=NAVIGATION_TIMEOUT_MS)
+        if target.javascript:
+            # the document's own state, not Playwright's "load": a navigation a script started (blocked
+            # below) leaves Playwright waiting for that navigation's load event
+            page.goto(target.url, wait_until="commit", timeout=NAVIGATION_TIMEOUT_MS)
+            page.wait_for_function("document.readyState === 'complete'", timeout=NAVIGATION_TIMEOUT_MS)
+        else:  # (wait_for_function runs in the page: not without JavaScript)
+            page.goto(target.url, wait_until="load", timeout=NAVIGATION_TIMEOUT_MS)
         with contextlib.suppress(PlaywrightError):  # a page that never goes quiet is taken as it is
             page.wait_for_load_state("networkidle", timeout=SETTLE_TIMEOUT_MS)
         png: bytes = page.screenshot(full_page=True, type="png", animations="disabled")
-        return png
+        return Screenshot(png, page.url)
     finally:
         context.close()
 
 
-def record_screenshots(session: Session, settings: Settings, shots: Iterable[tuple[int, bytes]]) -> int:
-    """Store PNGs content-addressed and point their snapshots at them; returns how many."""
+def record_screenshots(session: Session, settings: Settings, shots: Iterable[tuple[int, Screenshot]]) -> int:
+    """Store PNGs content-addressed and point their snapshots at them, with the URL each shows; returns
+    how many."""
     count = 0
-    for snapshot_id, png in shots:
-        sha = store_screenshot(settings, png)
-        session.execute(update(Snapshot).where(Snapshot.id == snapshot_id).values(screenshot_sha256=sha))
+    for snapshot_id, shot in shots:
+        sha = store_screenshot(settings, shot.png)
+        session.execute(update(Snapshot).where(Snapshot.id == snapshot_id)
+                        .values(screenshot_sha256=sha, screenshot_url=shot.url[:2048]))
         count += 1
     return count
 

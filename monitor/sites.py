@@ -28,6 +28,7 @@ def _apply(site: Site, spec: SiteSpec) -> None:
     site.render_js = spec.render_js
     site.recipients = list(spec.recipients)
     site.enabled = spec.enabled
+    site.hosts = list(spec.hosts)
 
 
 def upsert_sites(session: Session, specs: Sequence[SiteSpec]) -> tuple[int, int]:
@@ -65,7 +66,7 @@ def edit_site(session: Session, name: str, changes: Mapping[str, Any]) -> SiteSp
     merged: dict[str, Any] = {
         "name": current.name, "start_urls": list(current.start_urls), "allow": list(current.allow),
         "max_pages": current.max_pages, "schedule": current.schedule, "render_js": current.render_js,
-        "recipients": list(current.recipients), "enabled": current.enabled,
+        "recipients": list(current.recipients), "enabled": current.enabled, "hosts": list(current.hosts),
     }
     merged.update({key: value for key, value in changes.items() if key != "name"})
     spec = site_from_mapping(merged)
@@ -99,4 +100,5 @@ def site_to_spec(site: Site) -> SiteSpec:
     return SiteSpec(
         name=site.name, start_urls=tuple(site.start_urls), allow=tuple(site.allow), max_pages=site.max_pages,
         schedule=site.schedule, render_js=site.render_js, recipients=tuple(site.recipients), enabled=site.enabled,
+        hosts=tuple(site.hosts or ()),
     )

@@ -25,10 +25,11 @@ root folder, like a real shop would:
   ELEMENT PER LINE inside a shuffle block (each non-blank line is one sibling element, moved as a whole);
   with noise=False the order is left as written.
 
-Tests steer failures at runtime through three public attributes: ``overrides`` (path -> status, headers,
-body, e.g. a 503, a 404 or a 301 with ``Location``), ``delays`` (path -> seconds to sleep first) and
-``requests`` (the log of ``(method, path, headers)``). Keys of ``overrides`` and ``delays`` match the request
-path with its query string first, then the path alone.
+Tests steer failures at runtime through four public attributes: ``overrides`` (path -> status, headers,
+body, e.g. a 503, a 404 or a 301 with ``Location``), ``delays`` (path -> seconds to sleep first), ``hooks``
+(path -> a function called with the path before the answer, to change the world at a known point of a
+crawl) and ``requests`` (the log of ``(method, path, headers)``). Keys of ``overrides``, ``delays`` and
+``hooks`` match the request path with its query string first, then the path alone.
 
 Example::
 
@@ -185,6 +186,7 @@ class SiteServer:
         self.noise = noise
         self.overrides: dict[str, tuple[int, dict[str, str], bytes]] = {}
         self.delays: dict[str, float] = {}
+        self.hooks: dict[str, Callable[[str], None]] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
@@ -290,6 +292,9 @@ class SiteServer:
         delay = self._lookup(self.delays, raw_path, path)
         if delay:
             time.sleep(float(delay))
+        hook = self._lookup(self.hooks, raw_path, path)
+        if hook is not None:
+            hook(path)
         override = self._lookup(self.overrides, raw_path, path)
         if override is not None:
             status, extra, body = override

@@ -1,9 +1,12 @@
 """Storing one fetched page: one transaction per page, the fetch row always, a snapshot only on change.
 
 ``store_page`` is the single place where a fetch becomes history: it classifies the fetch (new, changed,
-unchanged, not modified, reverted to a recent variant, error, gone, moved, skipped), keeps the raw body
-once per SHA-256, creates a snapshot only when the page's content changed, diffs its statements against
-the previous snapshot into ``change`` rows, and records page events. Outages never remove statements.
+unchanged, not modified, reverted to a recent variant, error, gone, moved, skipped, suspected outage), keeps
+the raw body once per SHA-256, creates a snapshot only when the page's content changed, diffs its statements
+against the previous snapshot into ``change`` rows, and records page events. Outages never remove
+statements: error responses keep the current snapshot, and so does a 200 that looks like an outage (an
+empty, maintenance or bot-challenge page, or nearly every statement gone at once: ``monitor.outage``) until
+the same content is seen on the confirming crawls.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from monitor.compression import compress, decompress
 from monitor.models import Body, Change, Event, Fetch, Page, Snapshot, StatementRow, utcnow
+from monitor.outage import Judgement, OutageRules, OutageState, PageSignals, Step, judge_outage, suspect_outage
 from monitor.statements import Finding, Statement
 
 if TYPE_CHECKING:
@@ -55,6 +59,7 @@ class FetchResult:
     warc_path: str | None = None
     warc_offset: int | None = None
     alias_of: str | None = None  # the response names this other URL of the site as its page (rel=canonical)
+    offsite_target: str | None = None  # a redirect (or meta refresh) to another host: recorded, never fetched
 
 
 @dataclass(slots=True)
@@ -125,6 +130,7 @@ class StoreRules:
     error_threshold: int = 2
     gone_threshold: int = 2
     flap_history: int = 3
+    outage: OutageRules = OutageRules()
 
 
 def sha256_hex(data: bytes) -> str:
@@ -192,7 +198,8 @@ def load_body(session: Session, sha256: str) -> bytes | None:
 
 
 _PAGE_COLUMNS = ("id", "site_id", "url", "state", "moved_to", "first_seen", "last_seen", "etag", "last_modified",
-                 "last_sha256", "fingerprint", "current_snapshot_id", "failures", "gone_count")
+                 "last_sha256", "fingerprint", "current_snapshot_id", "failures", "gone_count", "outage_fingerprint",
+                 "outage_seen")
 
 
 @dataclass(slots=True)
@@ -214,6 +221,8 @@ class PageRow:
     current_snapshot_id: int | None = None
     failures: int = 0
     gone_count: int = 0
+    outage_fingerprint: str | None = None
+    outage_seen: int = 0
     saved: tuple[Any, ...] = ()  # the values as last read or written
 
     def values(self) -> tuple[Any, ...]:
@@ -468,6 +477,39 @@ def _recent_snapshots(session: Session, page_id: int, limit: int) -> list[Snapsh
     ))
 
 
+def _remember_response(page: PageRow, result: FetchResult, sha: str) -> None:
+    """The validators and SHA-256 the next crawl compares with (never those of a suspected outage). A
+    response without validators clears the old ones: they name another version, and a 304 to them would
+    say that version is still there."""
+    page.etag, page.last_modified = result.etag, result.last_modified
+    page.last_sha256 = sha
+
+
+def _outage_state(page: PageRow) -> OutageState:
+    return OutageState(page.outage_fingerprint, page.outage_seen,
+                       confirmed=page.outage_fingerprint is not None and page.outage_fingerprint == page.fingerprint)
+
+
+def _judge_outage(body: bytes, content: PageContent, before: Sequence[Statement] | None, state: OutageState,
+                  rules: OutageRules) -> Judgement:
+    """The outage step of a fetch whose content differs from the page's current snapshot."""
+    suspicion = None
+    if rules.enabled and content.statements is not None:
+        signals = PageSignals(body, content.text,
+                              frozenset(s.key for s in before) if before is not None else None,
+                              frozenset(s.key for s in content.statements))
+        suspicion = suspect_outage(signals, rules)
+    return judge_outage(state, suspicion, content.fingerprint, rules)
+
+
+def _settle_outage(session: Session, page: PageRow, run_id: int | None, at: datetime, events: list[str],
+                   judgement: Judgement) -> None:
+    page.outage_fingerprint, page.outage_seen = judgement.state.fingerprint, judgement.state.seen
+    if judgement.event is not None:
+        _event(session, page, run_id, judgement.event, judgement.detail, at)
+        events.append(judgement.event)
+
+
 def _follow_move(session: Session, result: FetchResult, page: PageRow, at: datetime, to: str,
                  why: str = "") -> PageRow:
     """A permanent redirect (or an alias): the old page is marked moved, its history continues under ``to``."""
@@ -514,6 +556,8 @@ def _store_page(
 ) -> StoreOutcome:
     if result.alias_of is not None:
         return _store_alias(session, result, result.alias_of, touched)
+    if result.offsite_target is not None:
+        return _store_offsite(session, result, result.offsite_target, touched)
     at = result.fetched_at
     events: list[str] = []
     moved = (
@@ -572,11 +616,14 @@ def _store_page(
         events.append("recovered")
     if page.state != "moved":
         page.state = "active"
-    page.last_seen = at  # the last time the page answered
+    checked, page.last_seen = page.last_seen, at  # the last time the page answered
     page.failures = 0
     page.gone_count = 0
 
+    outage = _outage_state(page)
     if result.not_modified:
+        _settle_outage(session, page, result.run_id, at, events,
+                       judge_outage(outage, None, page.fingerprint or "", rules.outage))
         fetch.outcome = "not_modified"
         fetch.sha256 = page.last_sha256
         fetch.insert(session)
@@ -588,21 +635,37 @@ def _store_page(
         fetch.insert(session)
         return StoreOutcome("skipped", page.id, page.current_snapshot_id, events=tuple(events))
 
-    if result.etag or result.last_modified:
-        page.etag, page.last_modified = result.etag, result.last_modified
     # the fetch records the SHA-256 of the bytes received; the bytes themselves are kept (once per
     # SHA-256) only with a new snapshot: a page that only differs by noise costs no body
     sha = result.sha256 or sha256_hex(result.body)
     fetch.sha256 = sha
-    page.last_sha256 = sha
     if content is None or (content.fingerprint == page.fingerprint and page.current_snapshot_id is not None):
+        _remember_response(page, result, sha)
+        _settle_outage(session, page, result.run_id, at, events,
+                       judge_outage(outage, None, page.fingerprint or "", rules.outage))
         fetch.outcome = "unchanged"
         fetch.insert(session)
         return StoreOutcome("unchanged", page.id, page.current_snapshot_id, events=tuple(events))
 
-    history = _recent_snapshots(session, page.id, rules.flap_history + 1) if not created else []
     previous = session.get(Snapshot, page.current_snapshot_id) if page.current_snapshot_id else None
-    for old in history:
+    before = snapshot_statements(session, previous.id) if previous is not None else None
+    judgement = _judge_outage(result.body, content, before, outage, rules.outage)
+    _settle_outage(session, page, result.run_id, at, events, judgement)
+    if judgement.step is Step.HOLD:
+        # the current snapshot stays, and so do the validators and SHA-256 the next crawl compares with, and
+        # the time its statements were last seen
+        page.last_seen = checked
+        fetch.outcome = "suspected_outage"
+        fetch.insert(session)
+        return StoreOutcome("suspected_outage", page.id, page.current_snapshot_id, events=tuple(events))
+    _remember_response(page, result, sha)
+
+    history = _recent_snapshots(session, page.id, rules.flap_history + 1) if not created else []
+    # A confirmed outage is stored as a version of its own, and the page's return is compared with it as
+    # it is: no flip back to an earlier variant, no anti-flap history (the removals were reported, so what
+    # comes back is reported too).
+    flips = judgement.step is Step.STORE and not outage.confirmed
+    for old in history if flips else ():
         if old.fingerprint == content.fingerprint and (previous is None or old.id != previous.id):
             # the page flipped back to a variant seen recently (A/B test): no new snapshot, no changes
             page.current_snapshot_id = old.id
@@ -641,8 +704,9 @@ def _store_page(
         from monitor.diff import diff_statements
 
         if previous is not None:
-            before = snapshot_statements(session, previous.id)
-            older = [snapshot_statements(session, old.id) for old in history if old.id != previous.id]
+            assert before is not None
+            older = [] if outage.confirmed else [snapshot_statements(session, old.id) for old in history
+                                                 if old.id != previous.id]
             changes = diff_statements(before, content.statements, history=older[: rules.flap_history])
         else:
             changes = diff_statements([], content.statements)
@@ -675,6 +739,27 @@ def _store_alias(session: Session, result: FetchResult, canonical: str, touched:
              outcome="error" if result.error else "alias",  # (an error: its response could not be archived)
              sha256=result.sha256 or (sha256_hex(result.body) if result.body else None)).insert(session)
     return StoreOutcome("alias", alias.id, events=events)
+
+
+def _store_offsite(session: Session, result: FetchResult, target: str, touched: list[PageRow]) -> StoreOutcome:
+    """A page that sent the crawler to another host (a redirect or a meta refresh): the target is never
+    fetched and never becomes a page (monitor/hosts.py). The fetch is recorded (outcome ``moved``, the
+    redirecting response archived); the page is marked moved there with a ``moved`` event naming the target,
+    once per target. Its current snapshot stays as it was."""
+    at = result.fetched_at
+    page, _ = _page(session, result.site_id, result.url, at)
+    touched.append(page)
+    events: tuple[str, ...] = ()
+    if page.state != "moved" or page.moved_to != target:
+        page.state, page.moved_to = "moved", target
+        _event(session, page, result.run_id, "moved", f"{page.url} -> {target} (another host: not followed)", at)
+        events = ("moved",)
+    FetchRow(page_id=page.id, run_id=result.run_id, fetched_at=at, final_url=result.final_url,
+             status=result.status, error=None, content_type=result.content_type,
+             bytes=len(result.body) if result.body else None, elapsed_ms=result.elapsed_ms, etag=None,
+             last_modified=None, warc_path=result.warc_path, warc_offset=result.warc_offset, outcome="moved",
+             sha256=result.sha256 or (sha256_hex(result.body) if result.body else None)).insert(session)
+    return StoreOutcome("moved", page.id, events=events)
 
 
 def insert_statements() -> Insert:

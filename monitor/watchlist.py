@@ -12,13 +12,15 @@ from urllib.parse import urlsplit
 import yaml
 
 from monitor.cron import CronError, validate_cron
+from monitor.hosts import HostError, parse_host_entry
 
 DEFAULT_SCHEDULE = "0 6 * * *"
 DEFAULT_MAX_PAGES = 50
 SITE_NAME_MAX = 64
 # a site's name becomes part of file names (crawl logs, WARC files): a slug, never a path
 _SITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_KEYS = frozenset({"name", "start_urls", "allow", "max_pages", "schedule", "render_js", "recipients", "enabled"})
+_KEYS = frozenset({"name", "start_urls", "allow", "max_pages", "schedule", "render_js", "recipients", "enabled",
+                   "hosts"})
 
 
 class WatchlistError(ValueError):
@@ -35,6 +37,8 @@ class SiteSpec:
     render_js: bool = False
     recipients: tuple[str, ...] = field(default_factory=tuple)
     enabled: bool = True
+    # hosts besides those of its start URLs that are the site's own (monitor/hosts.py): "host" or "host:port"
+    hosts: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         validate_site_name(self.name)  # also when a spec is built in Python, not from YAML or the CLI
@@ -112,6 +116,7 @@ def site_from_mapping(raw: Mapping[str, Any], index: int = 0) -> SiteSpec:
     for address in recipients:
         if "@" not in address or any(ch.isspace() for ch in address):
             raise _fail(where, "recipients", f"not an email address: {address!r}")
+    hosts = [_host_entry(entry, where) for entry in _string_list(raw.get("hosts", []), where, "hosts")]
     return SiteSpec(
         name=name.strip(),
         start_urls=tuple(start_urls),
@@ -121,7 +126,18 @@ def site_from_mapping(raw: Mapping[str, Any], index: int = 0) -> SiteSpec:
         render_js=render_js,
         recipients=tuple(recipients),
         enabled=enabled,
+        hosts=tuple(dict.fromkeys(hosts)),
     )
+
+
+def _host_entry(entry: str, where: str) -> str:
+    """A ``hosts:`` entry as stored: ``host`` or ``host:port``, lower case (IPv6 in brackets)."""
+    try:
+        host, port = parse_host_entry(entry)
+    except HostError as exc:
+        raise _fail(where, "hosts", str(exc)) from exc
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}:{port}" if port else shown
 
 
 def parse_watchlist(text: str, source: str = "watchlist") -> list[SiteSpec]:
@@ -163,7 +179,8 @@ def specs_to_yaml(specs: Sequence[SiteSpec]) -> str:
     return yaml.safe_dump(
         {"sites": [
             {"name": s.name, "start_urls": list(s.start_urls), "allow": list(s.allow), "max_pages": s.max_pages,
-             "schedule": s.schedule, "render_js": s.render_js, "recipients": list(s.recipients)}
+             "schedule": s.schedule, "render_js": s.render_js, "recipients": list(s.recipients),
+             **({"hosts": list(s.hosts)} if s.hosts else {})}
             for s in specs
         ]},
         sort_keys=False,

@@ -56,13 +56,20 @@ class ChainConfig:
     error_threshold: int = 2
     gone_threshold: int = 2
     flap_history: int = 3
+    outage_confirmations: int = 1
+    outage_loss_share: float = 0.8
+    outage_min_statements: int = 5
+    db_busy_timeout: float = 30.0  # seconds a SQLite write waits for another writer (CLAIMWATCH_DB_BUSY_TIMEOUT)
 
 
 @dataclass(frozen=True, slots=True)
 class PageStored:
-    """What a worker sends back for one page (the item itself stays with the worker)."""
+    """What a worker sends back for one page (the item itself stays with the worker); ``problem``: the
+    page's record could not be archived because the data folder cannot be written (``monitor.storage``),
+    which stops the crawl."""
 
     outcome: str | None
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +86,7 @@ class PageChain:
     """The four steps, in order, for one crawl (``worker``: this process's WARC files get its name)."""
 
     def __init__(self, config: ChainConfig, worker: str | None = None) -> None:
+        from monitor.outage import OutageRules
         from monitor.store import StoreRules
         from pipelines.archive import ArchivePipeline
         from pipelines.extract import ExtractPipeline
@@ -90,9 +98,11 @@ class PageChain:
                                                         max_bytes=config.warc_max_bytes, operator=config.operator)
         self.normalize: NormalizePipeline = NormalizePipeline()
         self.extract: ExtractPipeline = ExtractPipeline()
-        rules = StoreRules(config.error_threshold, config.gone_threshold, config.flap_history)
+        outage = OutageRules(config.outage_confirmations, config.outage_loss_share, config.outage_min_statements)
+        rules = StoreRules(config.error_threshold, config.gone_threshold, config.flap_history, outage)
         self.store: StorePipeline = StorePipeline(config.db_url, rules, site_id=config.site_id,
-                                                  report_new_pages=config.report_new_pages)
+                                                  report_new_pages=config.report_new_pages,
+                                                  busy_timeout=config.db_busy_timeout)
         self.pages = 0
 
     def open(self) -> None:
@@ -126,7 +136,18 @@ class PageChain:
         """The page's transaction; with ``wait=False``, None at once when another worker is writing."""
         if not self.store.store(prepared.item, prepared.result, wait=wait):
             return None
-        return PageStored(prepared.item.outcome)
+        return PageStored(prepared.item.outcome, archive_problem(prepared.item.error))
+
+
+def archive_problem(error: str | None) -> str | None:
+    """The storage problem (``monitor.storage``) of a fetch whose record could not be archived
+    (``pipelines.archive``: "not archived: <why>"), or None."""
+    if not error or "not archived: " not in error:
+        return None
+    from monitor.storage import storage_problem
+
+    problem = storage_problem(error.split("not archived: ", 1)[1])
+    return f"cannot write the data folder: {problem}" if problem is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +158,7 @@ class Prepared:
     result: FetchResult
 
 
-def close_run(end: RunEnd, db_url: str, engine: Engine | None = None) -> int:
+def close_run(end: RunEnd, db_url: str, engine: Engine | None = None, *, busy_timeout: float = 30.0) -> int:
     """Once every page is stored: take the run's screenshots (when asked), then record how the run ended
     (its status and counts); returns the screenshots taken. Runs in a page worker (on its store's
     ``engine``), or in a thread of the crawl process when it has none (sync Playwright cannot run on the
@@ -156,7 +177,7 @@ def close_run(end: RunEnd, db_url: str, engine: Engine | None = None) -> int:
         if taken:
             log.info("took %d screenshots", taken)
     own = engine is None
-    bind = make_engine(db_url) if engine is None else engine
+    bind = make_engine(db_url, busy_timeout=busy_timeout) if engine is None else engine
     try:
         with make_session_factory(bind).begin() as session:
             finish_run(session, end.run_id, end.status, detail=end.detail)

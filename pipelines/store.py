@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from crawler.items import PageItem
+from monitor.config import DEFAULT_BUSY_TIMEOUT
 from monitor.db import WriteLock, checkpoint, defer_checkpoints, make_engine
 from monitor.store import FetchResult, PageContent, StoreOutcome, StoreRules, prepare_content, store_page
 
@@ -20,8 +21,10 @@ CHECKPOINT_EVERY = 200
 
 
 class StorePipeline:
-    def __init__(self, db_url: str, rules: StoreRules, *, site_id: int, report_new_pages: bool = False) -> None:
+    def __init__(self, db_url: str, rules: StoreRules, *, site_id: int, report_new_pages: bool = False,
+                 busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.db_url = db_url
+        self.busy_timeout = busy_timeout
         self.rules = rules
         self.site_id = site_id
         self.report_new_pages = report_new_pages
@@ -32,7 +35,7 @@ class StorePipeline:
         self.commits = 0
 
     def open(self) -> None:
-        self.engine = make_engine(self.db_url)
+        self.engine = make_engine(self.db_url, busy_timeout=self.busy_timeout)
         self.checkpoints = defer_checkpoints(self.engine)
         self.lock = WriteLock.for_engine(self.engine)
 
@@ -67,7 +70,7 @@ class StorePipeline:
             elapsed_ms=item.elapsed_ms, etag=item.headers.get("etag"),
             last_modified=item.headers.get("last-modified"), not_modified=item.not_modified,
             redirect_status=item.redirect_status, skipped=item.skipped, warc_path=item.warc_path,
-            warc_offset=item.warc_offset, alias_of=item.alias_of,
+            warc_offset=item.warc_offset, alias_of=item.alias_of, offsite_target=item.offsite_target,
         )
         if item.content is not None and item.content.statements is not None:
             prepare_content(item.content, item.body, self.engine.dialect)  # before the lock: see its docstring

@@ -21,8 +21,10 @@ in full.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ from twisted.internet import threads
 
 from crawler.items import PageItem
 from monitor.config import Settings, load_settings
+from monitor.storage import storage_problem
 from pipelines.chain import PRELOAD, ChainConfig, PageChain, PageStored, RunEnd, close_run, serve_pages
 from pipelines.pagepool import PagePool, WorkerDied, release_prestarted
 
@@ -86,6 +89,8 @@ class PageWorkersPipeline:
             warc_prefix=f"{plan.site}-run{plan.run_id}", warc_max_bytes=self.warc_max_bytes,
             operator=settings.contact, error_threshold=settings.error_threshold,
             gone_threshold=settings.gone_threshold, flap_history=settings.flap_history,
+            outage_confirmations=settings.outage_confirmations, outage_loss_share=settings.outage_loss_share,
+            outage_min_statements=settings.outage_min_statements, db_busy_timeout=settings.db_busy_timeout,
         )
         if self.workers > 0 and (os.name != "posix" or not is_asyncio_reactor_installed()):
             # the pool is driven by the asyncio loop's file watching (POSIX pipes)
@@ -112,26 +117,31 @@ class PageWorkersPipeline:
         except WorkerDied as exc:
             self._fail(str(exc))
             raise DropItem(f"not stored: {self.failure}") from None
-        except Exception:
+        except Exception as exc:
+            problem = storage_problem(exc)
+            if problem is not None:  # a locked, full or read-only database: the pages after it would fail too
+                self._fail(f"stopped: a page could not be stored: {problem}", "storage failed")
+                raise DropItem(f"not stored: {problem}") from None
             self.unstored += 1  # the database refused it: the run says so, the next crawl fetches it again
             raise
         self._stored(item, stored)
         return item
 
-    @staticmethod
-    def _stored(item: PageItem, stored: PageStored) -> None:
+    def _stored(self, item: PageItem, stored: PageStored) -> None:
+        if stored.problem is not None:  # recorded as an error fetch; the data folder takes no more records
+            self._fail(f"stopped: {stored.problem}", "storage failed")
         item.outcome = stored.outcome
         item.body = None  # stored; keep the item small in Scrapy's memory
         item.content = None
         item.blocks = []
 
-    def _fail(self, why: str) -> None:
+    def _fail(self, why: str, reason: str = "page worker died") -> None:
         if self.failure is not None:
             return
         self.failure = why
         log.error("%s: closing the crawl", why)
         if self.crawler is not None and self.crawler.engine is not None:
-            asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="page worker died"))
+            asyncio.ensure_future(self.crawler.engine.close_spider_async(reason=reason))
 
     async def spider_closed(self, spider: Spider, reason: str) -> None:
         plan: Any = getattr(spider, "plan", None)
@@ -144,6 +154,7 @@ class PageWorkersPipeline:
             if self.unstored:
                 detail = (f"{self.unstored} fetched page{'s' if self.unstored > 1 else ''} could not be stored "
                           "(see the log); the next crawl fetches them again")
+        report_run_end(status, detail)
         photograph = self.screenshots and status == "finished"
         end = RunEnd(plan.run_id, status, detail, self.settings if photograph else None) if plan else None
         pool, self.pool = self.pool, None
@@ -161,4 +172,15 @@ class PageWorkersPipeline:
             self.chain.close()
             self.chain = None
         if end is not None:
-            await maybe_deferred_to_future(threads.deferToThread(close_run, end, self.db_url))
+            try:
+                await maybe_deferred_to_future(threads.deferToThread(
+                    close_run, end, self.db_url, busy_timeout=self.settings.db_busy_timeout))
+            except Exception as exc:  # noqa: BLE001 - `claimwatch crawl` records the run from report_run_end
+                log.error("could not close the run: %s", exc)
+
+
+def report_run_end(status: str, detail: str | None) -> None:
+    """Tell `claimwatch crawl` (``monitor.crawl.run_job``) how the run ended, on the progress pipe: it records
+    the run itself when this process cannot (a locked or full database)."""
+    sys.stdout.write(json.dumps({"run": {"status": status, "detail": detail}}) + "\n")
+    sys.stdout.flush()

@@ -103,7 +103,8 @@ def test_timeouts_and_connection_errors_are_errors_not_removals(run_cli, sqlite_
     crawl(run_cli, sqlite_url)
     crawl(run_cli, sqlite_url)
     server.stop()  # connection refused from now on
-    crawl(run_cli, sqlite_url)
+    refused = crawl(run_cli, sqlite_url, ok=False)
+    assert refused.exit_code != 0 and "unreachable: connection refused" in refused.stderr  # a failed run
     assert _stored_changes(sqlite_url) == []
     assert ("", "error") in _events(run_cli, sqlite_url)
 

@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import scrapy
-from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
-from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
 
+from crawler.failures import Limits, describe_failure
 from crawler.items import PageItem
 from monitor.crawlplan import CrawlPlan, Seed
 from monitor.urls import canonical_link, canonical_query, canonical_url, in_scope, is_canonical_path, site_hosts
@@ -107,6 +106,7 @@ class SiteSpider(scrapy.Spider):
             raw_headers=_header_pairs(response.headers),
             request_headers=_header_pairs(response.request.headers) if response.request else [],
             rendered=bool(response.meta.get("playwright")),
+            offsite_target=response.meta.get("claimwatch_offsite"),  # crawler/hostguard.py
         )
         seed = response.meta.get("claimwatch_seed")
         if seed is not None:
@@ -245,20 +245,15 @@ class SiteSpider(scrapy.Spider):
 
     def failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request  # type: ignore[attr-defined]
-        if failure.check(IgnoreRequest):  # robots.txt disallowed: never fetched, never reported
+        settings = self.settings
+        limits = Limits(settings.getint("DOWNLOAD_MAXSIZE"), settings.getint("DOWNLOAD_TIMEOUT"),
+                        settings.getint("REDIRECT_MAX_TIMES"))
+        # every give-up of a known page (or start URL) is recorded, with its reason (crawler/failures.py)
+        why = describe_failure(failure, limits, known=request.meta.get("claimwatch_seed") is not None)
+        if why is None:
             return
         url = request.meta.get("claimwatch_url", canonical_url(request.url))
-        message = failure.getErrorMessage() or failure.type.__name__
-        maxsize = self.settings.getint("DOWNLOAD_MAXSIZE")
-        if "maxsize" in message.lower() or "DOWNLOAD_MAXSIZE" in message or (
-            failure.type.__name__ in {"CancelledError", "DownloadCancelledError"} and maxsize
-        ):
-            message = f"response larger than DOWNLOAD_MAXSIZE ({maxsize} bytes): not stored"
-        elif failure.check(TwistedTimeoutError) or "timeout" in failure.type.__name__.lower():
-            message = f"timeout after {self.settings.getint('DOWNLOAD_TIMEOUT')} s"
-        else:
-            message = f"{failure.type.__name__}: {message}"
-        yield self._item(url, final_url=None, status=None, headers={}, body=None, error=message)
+        yield self._item(url, final_url=None, status=why.status, headers={}, body=None, error=why.error)
 
 
 def _text(response: Response) -> str:

@@ -38,7 +38,7 @@ class App:
     def engine(self) -> Engine:
         if self._engine is None:
             try:
-                self._engine = make_engine(self.settings.db_url)
+                self._engine = make_engine(self.settings.db_url, busy_timeout=self.settings.db_busy_timeout)
             except DatabaseError as exc:
                 fail(str(exc))
         return self._engine

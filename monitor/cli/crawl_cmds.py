@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 
@@ -7,6 +8,7 @@ import click
 
 from monitor.cli.app import App, fail, pass_app
 from monitor.crawl import CrawlError, Progress, crawl_sites, enabled_site_names
+from monitor.stopping import CrawlStop
 
 
 class LiveProgress:
@@ -42,7 +44,12 @@ def crawl_command(app: App, sites: tuple[str, ...], parallel: int | None, wait: 
     """Crawl sites now: fetch, archive, extract and store, one subprocess per site.
 
     Live progress on a terminal, one summary line per site otherwise (stderr). Exit status 1 when a
-    crawl failed, or when a site is being crawled by another process (see --wait).
+    crawl failed or its site could not be reached ("unreachable: connection refused"), or when a site is
+    being crawled by another process (see --wait).
+
+    Ctrl-C or SIGTERM stops the crawls: each stores what it fetched and is killed if still running 5 s
+    later (at once on a second Ctrl-C); the runs are recorded as interrupted, the sites stay locked until
+    every crawl process has exited, and the exit status is 130 (Ctrl-C) or 143 (SIGTERM).
 
     \b
     Example:
@@ -54,9 +61,11 @@ def crawl_command(app: App, sites: tuple[str, ...], parallel: int | None, wait: 
     if not names:
         fail("no sites to crawl: add one with `claimwatch sites add` or `claimwatch sites import`")
     live = LiveProgress() if sys.stderr.isatty() else None
+    stop = CrawlStop()
     try:
-        summaries = crawl_sites(sessions, app.settings, names, on_progress=live, parallel=parallel,
-                                wait=wait)
+        with stop.on_signals():
+            summaries = crawl_sites(sessions, app.settings, names, on_progress=live, parallel=parallel,
+                                    wait=wait, stop=stop)
     except CrawlError as exc:
         fail(str(exc))
     finally:
@@ -64,6 +73,9 @@ def crawl_command(app: App, sites: tuple[str, ...], parallel: int | None, wait: 
             live.close()
     for summary in summaries:
         click.echo(summary.line(), err=True)
+    if stop.reason is not None:
+        click.echo(f"Error: crawl {stop.reason}: the runs are recorded as interrupted", err=True)
+        sys.exit(128 + (stop.signum or signal.SIGINT))  # the status a shell gives a command the signal ended
     failed = [s.site for s in summaries if s.status != "finished"]
     if failed:
         fail(f"crawl did not finish for: {', '.join(failed)} (see the logs named above)")

@@ -32,9 +32,12 @@ def sites_group() -> None:
 @click.option("--render-js", is_flag=True, help="Render pages in Chromium (JavaScript sites).")
 @click.option("--recipient", "recipients", multiple=True, help="Analyst email for this site (repeatable).")
 @click.option("--disabled", is_flag=True, help="Add the site but do not crawl it yet.")
+@click.option("--host", "hosts", multiple=True,
+              help="Another host that is the site's own, HOST or HOST:PORT (repeatable; see docs/architecture.md).")
 @pass_app
 def add_command(app: App, name: str, urls: tuple[str, ...], allow: tuple[str, ...], max_pages: int,
-                schedule: str, render_js: bool, recipients: tuple[str, ...], disabled: bool) -> None:
+                schedule: str, render_js: bool, recipients: tuple[str, ...], disabled: bool,
+                hosts: tuple[str, ...]) -> None:
     """Add a new site. NAME is a slug (letters, digits, '-', '_', '.'); a site of that name already
     existing is an error: change it with `claimwatch sites edit`.
 
@@ -46,7 +49,7 @@ def add_command(app: App, name: str, urls: tuple[str, ...], allow: tuple[str, ..
         spec = site_from_mapping({
             "name": name, "start_urls": list(urls), "allow": list(allow), "max_pages": max_pages,
             "schedule": schedule, "render_js": render_js, "recipients": list(recipients),
-            "enabled": not disabled,
+            "enabled": not disabled, "hosts": list(hosts),
         })
         with app.sessions().begin() as session:
             add_site(session, spec)
@@ -68,10 +71,14 @@ def add_command(app: App, name: str, urls: tuple[str, ...], allow: tuple[str, ..
               help="Analyst email for this site (repeatable; replaces the recipients).")
 @click.option("--clear-recipients", is_flag=True, help="Remove every recipient of this site.")
 @click.option("--enable/--disable", "enabled", default=None, help="Crawl the site, or stop crawling it.")
+@click.option("--host", "hosts", multiple=True,
+              help="Another host that is the site's own, HOST or HOST:PORT (repeatable; replaces the hosts).")
+@click.option("--clear-hosts", is_flag=True, help="Remove every named host (the start URLs' hosts remain).")
 @pass_app
 def edit_command(app: App, name: str, urls: tuple[str, ...], allow: tuple[str, ...], clear_allow: bool,
                  max_pages: int | None, schedule: str | None, render_js: bool | None,
-                 recipients: tuple[str, ...], clear_recipients: bool, enabled: bool | None) -> None:
+                 recipients: tuple[str, ...], clear_recipients: bool, enabled: bool | None,
+                 hosts: tuple[str, ...], clear_hosts: bool) -> None:
     """Change only the options given of an existing site; everything else stays as it is. A repeatable
     option given replaces that whole list.
 
@@ -83,10 +90,13 @@ def edit_command(app: App, name: str, urls: tuple[str, ...], allow: tuple[str, .
         fail("use --allow or --clear-allow, not both")
     if recipients and clear_recipients:
         fail("use --recipient or --clear-recipients, not both")
+    if hosts and clear_hosts:
+        fail("use --host or --clear-hosts, not both")
     given: dict[str, Any] = {
         "start_urls": list(urls) or None, "allow": [] if clear_allow else list(allow) or None,
         "max_pages": max_pages, "schedule": schedule, "render_js": render_js,
         "recipients": [] if clear_recipients else list(recipients) or None, "enabled": enabled,
+        "hosts": [] if clear_hosts else list(hosts) or None,
     }
     changes = {key: value for key, value in given.items() if value is not None}
     if not changes:
@@ -133,7 +143,8 @@ def list_command(app: App, fmt: str) -> None:
     with app.sessions().begin() as session:
         sites: list[dict[str, Any]] = [
             {"name": s.name, "start_urls": s.start_urls, "allow": s.allow, "max_pages": s.max_pages,
-             "schedule": s.schedule, "render_js": s.render_js, "recipients": s.recipients, "enabled": s.enabled}
+             "schedule": s.schedule, "render_js": s.render_js, "recipients": s.recipients, "enabled": s.enabled,
+             "hosts": s.hosts}
             for s in list_sites(session)
         ]
     if fmt == "json":
