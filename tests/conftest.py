@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from internalservice import InternalService
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -134,3 +135,17 @@ def run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Re
         return CliRunner().invoke(cli, argv, input=input, catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture
+def internal() -> Iterator[InternalService]:
+    """An internal service on 127.0.0.2: a host no watched site may reach (tests of the host guard)."""
+    with InternalService("127.0.0.2") as service:
+        yield service
+
+
+@pytest.fixture
+def internal6() -> Iterator[InternalService]:
+    """An internal service on [::1]."""
+    with InternalService("::1") as service:
+        yield service

@@ -71,6 +71,18 @@ def fetches(db_url: str) -> list[Fetch]:
     return rows(db_url, Fetch)
 
 
+def lease_holders(db_url: str) -> list[str]:
+    """Who holds a site lease now (empty: no site is leased)."""
+    from monitor.models import SiteLease
+
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            return list(connection.scalars(select(SiteLease.holder)))
+    finally:
+        engine.dispose()
+
+
 def runs(db_url: str) -> list[CrawlRun]:
     return rows(db_url, CrawlRun)
 

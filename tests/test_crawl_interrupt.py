@@ -19,11 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from crawlkit import runs, setup_site
-from sqlalchemy import select
+from crawlkit import lease_holders, runs, setup_site
 
-from monitor.db import make_engine
-from monitor.models import SiteLease
 from monitor.processes import group_members, pid_alive
 from monitor.siteserver import SiteServer
 
@@ -50,14 +47,6 @@ def _children(pid: int) -> list[int]:
                 found.append(int(name))
     return found
 
-
-def _lease_holders(db: str) -> list[str]:
-    engine = make_engine(db)
-    try:
-        with engine.connect() as connection:
-            return list(connection.scalars(select(SiteLease.holder)))
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture
@@ -102,20 +91,20 @@ def test_a_stopped_crawl_ends_promptly_interrupted_and_keeps_its_lease_until_the
         slow_crawl: Callable[[], SlowCrawl], signum: int) -> None:
     crawl = slow_crawl()
     assert group_members(crawl.crawl_pid), "the crawl process group is not there"
-    assert _lease_holders(crawl.db), "the site is not leased while it is crawled"
+    assert lease_holders(crawl.db), "the site is not leased while it is crawled"
 
     os.killpg(crawl.cli.pid, signum)  # as a terminal sends Ctrl-C to its foreground process group
     deadline = time.monotonic() + GUARD
     while crawl.cli.poll() is None:
         assert time.monotonic() < deadline, "`claimwatch crawl` did not stop"
-        holders = _lease_holders(crawl.db)
+        holders = lease_holders(crawl.db)
         if group_members(crawl.crawl_pid):  # alive after the read: it was alive while the lease was read
             assert holders, "the lease was released while the crawl process still ran"
         time.sleep(0.02)
 
     assert crawl.cli.returncode == 128 + signum
     assert not group_members(crawl.crawl_pid) and not pid_alive(crawl.crawl_pid), "a crawl process is left"
-    assert _lease_holders(crawl.db) == []
+    assert lease_holders(crawl.db) == []
     [run] = runs(crawl.db)
     assert run.status == "interrupted", (run.status, run.detail)
     assert (run.detail or "").startswith(f"interrupted by {signal.Signals(signum).name}")

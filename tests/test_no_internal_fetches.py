@@ -9,7 +9,7 @@ recorded as moves and never become pages or seeds.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,17 +34,6 @@ def _fast_crawls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLAIMWATCH_SCREENSHOTS", "0")  # the screenshot browser: test_screenshot_guard.py
     monkeypatch.setenv("CLAIMWATCH_RETRY_BACKOFF_BASE", "0.05")
 
-
-@pytest.fixture
-def internal() -> Iterator[InternalService]:
-    with InternalService("127.0.0.2") as service:
-        yield service
-
-
-@pytest.fixture
-def internal6() -> Iterator[InternalService]:
-    with InternalService("::1") as service:
-        yield service
 
 
 @pytest.fixture

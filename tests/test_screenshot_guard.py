@@ -12,7 +12,7 @@ import logging
 import shutil
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,17 +33,6 @@ MARKER = "<!-- marker: tests may insert static statements here -->"
 DISEASE_CLAIM = "Cures arthritis and rebuilds damaged knee cartilage in two weeks."
 BLUE, RED = (0, 0, 255), (255, 0, 0)  # the archived page's background; the internal page's (internalservice)
 
-
-@pytest.fixture
-def internal() -> Iterator[InternalService]:
-    with InternalService("127.0.0.2") as service:
-        yield service
-
-
-@pytest.fixture
-def internal6() -> Iterator[InternalService]:
-    with InternalService("::1") as service:
-        yield service
 
 
 def top_left_pixel(png: bytes) -> tuple[int, int, int]:

@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from crawlkit import counts, crawl, rows, runs, setup_site
+from crawlkit import counts, crawl, lease_holders, rows, runs, setup_site
 
-from monitor.models import Change, CrawlRun, SiteLease
+from monitor.models import Change, CrawlRun
 from monitor.siteserver import SiteServer
 from monitor.storage import StorageCause, storage_problem
 
@@ -48,18 +48,6 @@ def _summary(stderr: str) -> str:
     [line] = [line for line in stderr.splitlines() if line.startswith("shop: ")]
     return line
 
-
-def _leases(db: str) -> list[str]:
-    from sqlalchemy import select
-
-    from monitor.db import make_engine
-
-    engine = make_engine(db)
-    try:
-        with engine.connect() as connection:
-            return list(connection.scalars(select(SiteLease.holder)))
-    finally:
-        engine.dispose()
 
 
 # --- the causes, data-driven ---------------------------------------------------------------------------------
@@ -130,7 +118,7 @@ def test_a_read_only_database_is_a_one_line_error_and_nothing_is_fetched(run_cli
     [line] = result.stderr.strip().splitlines()
     assert "read-only database" in line, line
     assert not [path for _, path, _ in server.requests if path != "/robots.txt"]
-    assert runs(sqlite_url) == [] and _leases(sqlite_url) == []
+    assert runs(sqlite_url) == [] and lease_holders(sqlite_url) == []
 
     crawl(run_cli, sqlite_url)  # read-write again
     assert [run.status for run in runs(sqlite_url)] == ["finished"]
@@ -149,7 +137,7 @@ def test_a_database_locked_before_the_crawl_is_a_one_line_error(run_cli, sqlite_
     assert "database is locked" in line, line
 
     crawl(run_cli, sqlite_url)  # nothing left behind: no lease to wait for
-    assert runs(sqlite_url)[-1].status == "finished" and _leases(sqlite_url) == []
+    assert runs(sqlite_url)[-1].status == "finished" and lease_holders(sqlite_url) == []
 
 
 class Trouble:
@@ -230,7 +218,7 @@ def test_a_database_locked_midway_fails_the_run_and_the_next_crawl_reports_no_ne
     assert "database is locked" in _summary(result.stderr), result.stderr
     [run] = runs(sqlite_url)
     assert run.status == "failed" and "database is locked" in (run.detail or "")
-    assert _leases(sqlite_url) == []
+    assert lease_holders(sqlite_url) == []
     assert counts(sqlite_url).pages < PAGES
 
     server.hooks.clear()
@@ -280,7 +268,7 @@ def test_a_full_disk_under_the_database_fails_the_run_and_the_next_crawl_reports
     assert "disk is full" in _summary(result.stderr), result.stderr
     [run] = runs(db)
     assert run.status == "failed" and "disk is full" in (run.detail or "")
-    assert _leases(db) == []
+    assert lease_holders(db) == []
     assert counts(db).pages < PAGES
 
     server.hooks.clear()
@@ -300,7 +288,7 @@ def test_a_data_folder_that_takes_no_records_fails_the_run_and_the_next_crawl_re
     line = _summary(result.stderr).lower()
     assert "cannot write the data folder" in line and "not a directory" in line, line
     [run] = runs(sqlite_url)
-    assert run.status == "failed" and _leases(sqlite_url) == []
+    assert run.status == "failed" and lease_holders(sqlite_url) == []
 
     blocker.unlink()
     crawl(run_cli, sqlite_url)
@@ -320,4 +308,4 @@ def test_a_data_folder_that_is_a_file_fails_the_run_before_it_starts(run_cli, sq
     run: CrawlRun
     [run] = runs(sqlite_url)
     assert run.status == "failed" and "cannot write the data folder" in (run.detail or "")
-    assert _leases(sqlite_url) == []
+    assert lease_holders(sqlite_url) == []

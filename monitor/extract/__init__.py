@@ -160,25 +160,17 @@ def _attributes(kind: str, type_: str, text: str, folded: str, rules: Classifica
     return {}
 
 
-@dataclass(frozen=True, slots=True)
-class _Decision:
-    kind: str
-    type: str
-    rule: str
-    matched: tuple[str, ...]
-    attributes: dict[str, Any]
-
-
-def _decision(candidate: Candidate, rules: Classification | None, prediction: Prediction | None) -> _Decision | None:
+def _decision(candidate: Candidate, rules: Classification | None,
+              prediction: Prediction | None) -> Classification | None:
     folded = fold(candidate.text)
     # rules that decide on their own: the DSHEA text, and negated guarantees ("not guaranteed to...")
     if rules is not None and rules.rule in _DSHEA_RULES:
-        return _Decision("disclaimer", "fda", rules.rule, rules.matched, dict(rules.attributes))
+        return Classification("disclaimer", "fda", rules.rule, rules.matched, dict(rules.attributes))
     if prediction is None or prediction.label == NONE:
         if RULE_KINDS_KEPT and rules is not None and rules.kind in RULE_KINDS_KEPT:
             # the guarantee and disclaimer rules are precise: what they find stays, even when the model doubts
             attributes = _attributes(rules.kind, rules.type, candidate.text, folded, rules)
-            return _Decision(rules.kind, rules.type, rules.rule, rules.matched, attributes)
+            return Classification(rules.kind, rules.type, rules.rule, rules.matched, attributes)
         return None
     kind, type_ = prediction.kind, prediction.type
     # "is not guaranteed to stop every cramp": a hedge, not a promise (unless the rules see a disclaimer in it)
@@ -190,10 +182,10 @@ def _decision(candidate: Candidate, rules: Classification | None, prediction: Pr
     rule = rules.rule if agreed and rules is not None else "model"
     attributes = _attributes(kind, type_, candidate.text, folded, rules)
     matched = rules.matched if agreed and rules is not None else prediction.reasons
-    return _Decision(kind, type_, rule, matched, attributes)
+    return Classification(kind, type_, rule, matched, attributes)
 
 
-def _decide_all(candidates: Sequence[Candidate]) -> list[_Decision | None]:
+def _decide_all(candidates: Sequence[Candidate]) -> list[Classification | None]:
     """Decisions for many candidates at once (the model predicts in one batch)."""
     rules = [rule_classification(candidate) for candidate in candidates]
     tokens = [candidate_tokens(candidate, found) for candidate, found in zip(candidates, rules, strict=True)]
@@ -245,7 +237,7 @@ def extract_statements(blocks: Sequence[Block], product: Sequence[str] = ()) -> 
     units = segment(blocks)
     # cached decisions first (a site's pages share footers, disclaimers and carousels); the rest go through the
     # rules and the model in one batch
-    decisions: list[_Decision | None] = [None] * len(units)
+    decisions: list[Classification | None] = [None] * len(units)
     missing: list[int] = []
     keys: list[tuple[Any, ...]] = []
     cache = _CACHE
@@ -289,7 +281,7 @@ def extract_statements(blocks: Sequence[Block], product: Sequence[str] = ()) -> 
     return statements
 
 
-_CACHE: dict[tuple[Any, ...], _Decision | None] = {}
+_CACHE: dict[tuple[Any, ...], Classification | None] = {}
 _CACHE_SIZE = 32768
 
 
