@@ -18,6 +18,7 @@ from types import ModuleType
 import pytest
 
 from monitor.extract import classification, extract_statements, rules
+from monitor.extract.corpus import READ_BY_DEVELOPERS
 from monitor.statements import TYPES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BLIND_TEST_FLOORS = {"kind_f1": 0.86, "claim_recall": 0.84, "disease_recall": 0.82, "disease_precision": 0.60,
                      "dshea_f1": 0.97, "days_exact": 0.75}
 OWN_TEST_FLOORS = {"kind_f1": 0.92, "claim_recall": 0.88, "disease_recall": 0.90, "dshea_f1": 0.97}
-REGULATOR_TEST_FLOORS = {"fda_101_93_g": 0.69, "warning_letters": 0.90}
+REGULATOR_TEST_FLOORS = {"fda_101_93_g": 0.66, "warning_letters": 0.89}
 
 
 def _load_scoring() -> ModuleType:
@@ -65,6 +66,7 @@ def test_the_corpus_is_large_varied_and_mostly_blind() -> None:
     styles = {p.meta["style"] for p in _of("blind")}  # type: ignore[attr-defined]
     assert len(styles) >= 9
     assert len(_of("blind", "test")) >= 25 and len(_of("regulator", "test")) >= 100
+    assert all(p.split == "train" for p in _of("blind") if p.name in READ_BY_DEVELOPERS)  # type: ignore[attr-defined]
     assert all(p.blocks and p.gold for p in pages)  # type: ignore[attr-defined]
 
 

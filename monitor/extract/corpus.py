@@ -52,8 +52,17 @@ class LabelledPage:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+# blind pages a developer read before or while changing a rule: no longer blind, so never test pages
+READ_BY_DEVELOPERS: dict[str, str] = {
+    "w1_p02": "its <title> ('amazon.com: ...') led to the site-prefix rule of identity.product_names",
+}
+
+
 def blind_split(page_id: str) -> str:
-    """``"test"`` or ``"train"`` for a blind page, from a salted SHA-256 of its id (fixed, 40% test)."""
+    """``"test"`` or ``"train"`` for a blind page, from a salted SHA-256 of its id (fixed, 40% test), except
+    the pages in ``READ_BY_DEVELOPERS``, which are train pages."""
+    if page_id in READ_BY_DEVELOPERS:
+        return "train"
     digest = hashlib.sha256((BLIND_SALT + page_id).encode("utf-8")).hexdigest()
     return "test" if int(digest[:8], 16) % 5 < BLIND_TEST_SHARE else "train"
 
