@@ -1,8 +1,9 @@
 """Suspected outages: a page that answered 200 but shows the site's trouble, not the seller's page.
 
-Pure functions, no database: ``suspect_outage`` looks at one fetch (its raw body, its visible text and the
-statement keys before and after) and names what it looks like; ``judge_outage`` decides, from what the page
-row remembers (``OutageState``), whether the fetch is held back, stored, or stored after confirmation.
+Pure functions, no database, called by ``monitor.history.decide``: ``suspect_outage`` looks at one fetch
+(its raw body, its visible text and the statement keys before and after) and names what it looks like;
+``judge_outage`` decides, from what the page row remembers (``OutageState``), whether the fetch is held
+back, stored, or stored after confirmation.
 
 A suspected outage (``OutageKind``):
 

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from monitor.cron import CronError, validate_cron
 from monitor.hosts import HostError, parse_host_entry
+from monitor.schedules import CronError, validate_cron
 
 DEFAULT_SCHEDULE = "0 6 * * *"
 DEFAULT_MAX_PAGES = 50

@@ -1,8 +1,9 @@
 """The statements of a snapshot are stored exactly as extracted, on SQLite and PostgreSQL.
 
-The store writes statement rows straight on the DBAPI cursor and remembers the JSON of attributes and
-matched phrases that recur from page to page; values that compare equal in Python but are not the same
-JSON (1, 1.0, True, "1") must each keep their own.
+The store hands a new snapshot's statement rows to the driver encoded ahead of the page's transaction
+(``monitor.page_repository.StatementInsert``, JSON included): values that compare equal in Python but are
+not the same JSON (1, 1.0, True, "1") must each keep their own, and rows encoded for another database are
+encoded again.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.dialects import sqlite
 
 from monitor.models import Site, Snapshot, StatementRow
 from monitor.sites import upsert_sites
@@ -31,8 +33,9 @@ def _statements(attributes: list[dict]) -> list[Statement]:  # type: ignore[type
     ]
 
 
-@pytest.mark.parametrize("prepared", [False, True], ids=["in-transaction", "prepared-before"])
-def test_statement_attributes_and_matched_phrases_come_back_exactly(sessions, prepared: bool) -> None:
+@pytest.mark.parametrize("prepared", ["no", "yes", "for-sqlite"],
+                         ids=["in-transaction", "prepared-before", "prepared-for-sqlite"])
+def test_statement_attributes_and_matched_phrases_come_back_exactly(sessions, prepared: str) -> None:
     # the page workers prepare a new snapshot's rows before taking the write lock (prepare_content)
     with sessions.begin() as session:
         upsert_sites(session, [SiteSpec("shop", ("http://127.0.0.1:1/",))])
@@ -42,9 +45,10 @@ def test_statement_attributes_and_matched_phrases_come_back_exactly(sessions, pr
         statements = _statements(TRICKY if page != 1 else list(reversed(TRICKY)))
         body = f"<p>page {page}</p>".encode()
         content = PageContent(text=f"page {page}", fingerprint=f"fp{page}", statements=statements)
-        if prepared:
-            prepare_content(content, body, sessions.kw["bind"].dialect)
-            assert content.prepared is not None
+        if prepared != "no":
+            dialect = sqlite.dialect() if prepared == "for-sqlite" else sessions.kw["bind"].dialect
+            prepare_content(content, body, dialect)
+            assert content.prepared is not None and content.prepared.statement_rows
         with sessions.begin() as session:
             outcome = store_page(session, FetchResult(
                 site_id=site_id, run_id=None, url=f"http://127.0.0.1:1/p{page}.html",
@@ -86,19 +90,27 @@ def test_a_snapshots_text_is_stored_whether_prepared_or_not(sessions) -> None:
             assert snapshot is not None and decompress(snapshot.text_z).decode() == content.text
 
 
-def test_the_page_workers_store_goes_on_after_its_connection_is_dropped(migrated) -> None:
-    # a page worker keeps one connection for the crawl: when the server drops it (a PostgreSQL restart,
-    # an idle timeout), the next page is stored on a new one, and nothing is lost or stored twice
+def test_the_crawls_store_goes_on_after_its_connection_is_dropped(migrated, tmp_path) -> None:
+    # the crawl's storage thread keeps one connection for the crawl: when the server drops it (a PostgreSQL
+    # restart, an idle timeout), the next page is stored on a new one, and nothing is lost or stored twice
+    import dataclasses
+
     from crawlkit import shop_database, shop_page
 
     from crawler.items import PageItem
+    from monitor.config import load_settings
+    from monitor.crawlplan import CrawlPlan
     from monitor.models import Fetch
-    from monitor.store import StoreRules
+    from pipelines.services import PageServices
     from pipelines.store import StorePipeline
 
     engine, sessions, site_id = shop_database(migrated)
-    store = StorePipeline(migrated, StoreRules(), site_id=site_id)
-    store.open()
+    settings = dataclasses.replace(load_settings({"CLAIMWATCH_DATA": str(tmp_path)}, db_url=migrated),
+                                   crawl_workers=0)
+    services = PageServices(settings)
+    plan = CrawlPlan(site="shop", site_id=site_id, run_id=0, start_urls=["http://127.0.0.1:1/"], allow=[],
+                     max_pages=10, render_js=False)
+    store = StorePipeline(services, plan)
 
     def page(number: int) -> PageItem:
         item = shop_page(f"p{number}.html", text=f"Supports healthy joints {number}.*")
@@ -106,20 +118,23 @@ def test_the_page_workers_store_goes_on_after_its_connection_is_dropped(migrated
         item.content = PageContent(text=f"page {number}", fingerprint=f"fp{number}", statements=_statements([{}]))
         return item
 
-    try:
-        assert store.process_item(page(1)).outcome == "new"
-        assert store.connection is not None
+    def drop() -> None:  # on the storage thread, as the store itself
+        connection = services.connection()
         if engine.dialect.name == "postgresql":
-            backend = store.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-            store.connection.rollback()
+            backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            connection.rollback()
             with engine.connect() as other:
                 assert other.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend)})").scalar()
         else:
-            store.connection.connection.driver_connection.close()  # type: ignore[union-attr]
-        assert store.process_item(page(2)).outcome == "new"
-        assert store.process_item(page(3)).outcome == "new"
+            connection.connection.driver_connection.close()  # type: ignore[union-attr]
+
+    try:
+        assert services.io.submit(store.store, page(1)).result().outcome == "new"
+        services.io.submit(drop).result()
+        assert services.io.submit(store.store, page(2)).result().outcome == "new"
+        assert services.io.submit(store.store, page(3)).result().outcome == "new"
     finally:
-        store.close()
+        services.close()
     with sessions.begin() as session:
         page_ids = list(session.scalars(select(Fetch.page_id)))
         assert len(page_ids) == 3 and len(set(page_ids)) == 3

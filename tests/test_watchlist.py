@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import crontab_cases
 import pytest
 
-from monitor.watchlist import SiteSpec, WatchlistError
+from monitor.watchlist import SiteSpec, WatchlistError, parse_watchlist
 
 GOOD = """
 sites:
@@ -90,6 +91,33 @@ def test_sites_add_validates_like_import(run_cli, sqlite_url: str) -> None:
     result = run_cli("sites", "add", "x", "--url", "https://x.example/", "--max-pages", "-1", db=sqlite_url)
     assert result.exit_code != 0 and "field 'max_pages'" in result.stderr
     assert _names(run_cli, sqlite_url) == []
+
+
+def _with_schedule(line: str) -> str:
+    return f"sites:\n  - name: s\n    start_urls: ['https://x.example/']\n    schedule: '{line}'\n"
+
+
+@pytest.mark.parametrize("line", [line for line, _times in crontab_cases.GOOD])
+def test_every_crontab_line_the_daemon_schedules_is_a_valid_schedule(line: str) -> None:
+    # the same table as the daemon's (test_daemon): weekdays 0-7, Sunday as 0 or 7, ranges such as 5-7, names
+    assert parse_watchlist(_with_schedule(line))[0].schedule == line
+
+
+@pytest.mark.parametrize(("line", "message"), crontab_cases.BAD)
+def test_a_bad_crontab_line_is_refused_in_one_line_naming_the_field(line: str, message: str) -> None:
+    with pytest.raises(WatchlistError) as refused:
+        parse_watchlist(_with_schedule(line))
+    said = str(refused.value)
+    assert said.startswith("site 's': field 'schedule': ") and message in said and "\n" not in said
+
+
+@pytest.mark.parametrize("line", ["0 6 * * 7", "30 5 * * 5-7"])
+def test_sites_add_takes_sunday_as_7_and_ranges_to_it(run_cli, sqlite_url: str, line: str) -> None:
+    # the watchlist used to refuse what the daemon accepted (issue 16)
+    assert run_cli("init", db=sqlite_url).exit_code == 0
+    result = run_cli("sites", "add", "x", "--url", "https://x.example/", "--schedule", line, db=sqlite_url)
+    assert result.exit_code == 0, result.stderr
+    assert _site(run_cli, sqlite_url, "x")["schedule"] == line
 
 
 def test_unreachable_or_uninitialised_database_is_a_clear_error(run_cli, tmp_path: Path) -> None:
