@@ -54,13 +54,13 @@ from monitor.evidence_check import (
     same_url,
     verify_bundle,
 )
-from monitor.models import Change, Fetch, Page, Site, Snapshot, StatementRow
+from monitor.models import Change, CrawlRun, Fetch, Page, Site, Snapshot, StatementRow
 from monitor.screenshots import load_screenshot, same_origin
 from monitor.urls import canonical_url
 from monitor.warc import ArchivedRecord, claimwatch_version, payload_sha256, raw_records, read_record, warcinfo_record
 
 __all__ = ["BUNDLE_FORMAT", "MANIFEST", "REPORT_MEMBER", "WARC_MEMBER", "Bundle", "EvidenceError", "Verification",
-           "build_bundle", "select_snapshots", "verify_bundle", "write_bundle"]
+           "build_bundle", "select_snapshots", "verify_bundle", "write_bundle", "write_run_warc"]
 
 
 class EvidenceError(ValueError):
@@ -224,14 +224,14 @@ def build_bundle(session: Session, settings: Settings, url: str, *, change_id: i
         }
         files[f"statements/{role}.json"] = _statements_document(session, selection, snapshot, fetch)
         if fetch.warc_path and fetch.warc_offset is not None:
-            record, raw = fetch_record(settings.data_dir, fetch, entry["url"])
+            record, raw = fetch_record(settings.data_dir, fetch, entry["url"], session=session)
             warc_parts.append(raw)
             entry["warc"] = {"record_id": record.record_id, "source_file": fetch.warc_path,
                              "source_offset": fetch.warc_offset}
         # a screenshot is bundled only with the URL it shows, of the page's own origin (one taken before
         # screenshots recorded their URL stays out)
         if snapshot.screenshot_sha256 and same_origin(snapshot.screenshot_url or "", entry["url"]):
-            png = load_screenshot(settings, snapshot.screenshot_sha256)
+            png = load_screenshot(settings, snapshot.screenshot_sha256, session=session)
             if png is not None:
                 entry["screenshot"] = f"screenshots/{role}.png"
                 files[f"screenshots/{role}.png"] = png
@@ -257,16 +257,18 @@ def build_bundle(session: Session, settings: Settings, url: str, *, change_id: i
     return Bundle(manifest, files)
 
 
-def fetch_record(data_dir: Path, fetch: Fetch, url: str) -> tuple[ArchivedRecord, bytes]:
-    """The fetch's response record and its raw bytes (with its request record), once sure they are this
-    fetch's: a ``response`` of ``url`` whose payload hashes to the fetch's body SHA-256. A row that points
+def fetch_record(data_dir: Path, fetch: Fetch, url: str, *,
+                 session: Session | None = None) -> tuple[ArchivedRecord, bytes]:
+    """The fetch's response record and its raw bytes (with its request record), from the data folder or,
+    for a ``db:`` location, the database through ``session`` (``monitor.warc.read_record``), once sure they
+    are this fetch's: a ``response`` of ``url`` whose payload hashes to the fetch's body SHA-256. A row that points
     elsewhere (another page's record, an older one, the middle of one: rows written before archive writes
     were all-or-nothing) is an ``EvidenceError``: another URL's record is never bundled."""
     assert fetch.warc_path is not None and fetch.warc_offset is not None
     where = f"fetch {fetch.id}: the WARC record at {fetch.warc_path}#{fetch.warc_offset}"
     try:
-        record = read_record(data_dir, fetch.warc_path, fetch.warc_offset)
-        raw = raw_records(data_dir, fetch.warc_path, fetch.warc_offset)
+        record = read_record(data_dir, fetch.warc_path, fetch.warc_offset, session=session)
+        raw = raw_records(data_dir, fetch.warc_path, fetch.warc_offset, session=session)
     except OSError as exc:
         raise EvidenceError(f"{where} cannot be read: {exc.strerror or exc}") from exc
     except ValueError as exc:
@@ -307,3 +309,55 @@ def write_bundle(bundle: Bundle, out: Path) -> str:
             archive.writestr(name, bundle.files[name], compress_type=kind)
     os.replace(tmp.name, out)
     return _sha256(manifest)
+
+
+# --- a crawl run's archive, from wherever it is kept ----------------------------------------------------
+
+
+def write_run_warc(session: Session, settings: Settings, run_id: int, out: Path) -> int:
+    """Write one WARC file of a crawl run's archived fetches (atomically): a ``warcinfo`` record, then each
+    fetch's records in fetch order, copied byte for byte from the data folder's files or the database
+    (``db:`` locations), so every digest and date is the crawl's own. Returns the number of fetches.
+
+    A fetch whose record cannot be read, or is not of its URL, is an ``EvidenceError`` naming it (and no
+    file): the archive and the database disagree.
+
+    >>> write_run_warc(session, settings, 7, Path("run7.warc.gz"))        # doctest: +SKIP
+    31
+    """
+    run = session.get(CrawlRun, run_id)
+    if run is None:
+        raise EvidenceError(f"no crawl run {run_id}")
+    fetches = session.execute(
+        select(Fetch.id, Fetch.warc_path, Fetch.warc_offset, Fetch.final_url, Page.url)
+        .join(Page, Page.id == Fetch.page_id)
+        .where(Fetch.run_id == run_id, Fetch.warc_path.is_not(None), Fetch.warc_offset.is_not(None))
+        .order_by(Fetch.id)
+    ).all()
+    info = {"description": f"claimwatch crawl run {run_id}: the records of its {len(fetches)} archived "
+                           "fetches, copied unchanged from the crawl archives"}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=out.parent, prefix=".run-", suffix=".warc.gz", delete=False) as tmp:
+        try:
+            tmp.write(warcinfo_record(out.name, info))
+            for fetch_id, warc_path, warc_offset, final_url, page_url in fetches:
+                assert warc_path is not None and warc_offset is not None
+                where = f"fetch {fetch_id}: the WARC record at {warc_path}#{warc_offset}"
+                try:
+                    record = read_record(settings.data_dir, warc_path, warc_offset, session=session)
+                    raw = raw_records(settings.data_dir, warc_path, warc_offset, session=session)
+                except OSError as exc:
+                    raise EvidenceError(f"{where} cannot be read: {exc.strerror or exc}") from exc
+                except ValueError as exc:
+                    raise EvidenceError(f"{where} cannot be read: {exc}") from exc
+                if record.record_type not in ("response", "metadata"):
+                    raise EvidenceError(f"{where} is a {record.record_type or 'unknown'} record, not a fetch's")
+                if not any(same_url(record.url, url) for url in (final_url, page_url) if url):
+                    raise EvidenceError(f"{where} is of {record.url}, not {final_url or page_url}")
+                tmp.write(raw)
+        except BaseException:
+            tmp.close()
+            os.unlink(tmp.name)
+            raise
+    os.replace(tmp.name, out)
+    return len(fetches)

@@ -2,7 +2,9 @@
 
 When a crawl run detected a high or medium change on a page, the new version of that page is rendered
 once, after the crawl (one browser session for the whole run, off the hot path), and the PNG is stored
-content-addressed as ``data_dir/screenshots/<sha256>.png``; ``snapshot.screenshot_sha256`` points at it.
+content-addressed, as ``data_dir/screenshots/<sha256>.png`` or, with ``CLAIMWATCH_EVIDENCE=database``, as
+a row of the ``screenshot`` table; ``snapshot.screenshot_sha256`` points at it (``load_screenshot`` looks
+in both).
 
 What is rendered is the archived body itself: the main document is answered from the stored bytes (the
 ones in the WARC and the ``body`` table), so the picture shows the version that was analysed, not whatever
@@ -35,13 +37,15 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from monitor.config import Settings
 from monitor.db import make_engine, make_session_factory
 from monitor.egress import EgressGuard
 from monitor.hosts import NO_HOSTS, HostPolicy, url_origin
-from monitor.models import Change, Fetch, Page, Site, Snapshot
+from monitor.models import Change, Fetch, Page, ScreenshotBlob, Site, Snapshot, utcnow
 from monitor.store import load_body
 
 log = logging.getLogger(__name__)
@@ -81,16 +85,28 @@ def chromium_available(settings: Settings) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
-def screenshot_path(settings: Settings, sha256: str) -> Path:
-    """Where the screenshot with this SHA-256 lives: ``data_dir/screenshots/<sha256>.png``."""
+def _check_sha256(sha256: str) -> None:
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
         raise ValueError(f"not a SHA-256: {sha256!r}")
+
+
+def screenshot_path(settings: Settings, sha256: str) -> Path:
+    """Where the screenshot with this SHA-256 lives in the data folder: ``data_dir/screenshots/<sha256>.png``
+    (the ``local`` evidence store; with ``database`` it is a row of the ``screenshot`` table)."""
+    _check_sha256(sha256)
     return settings.data_dir / SCREENSHOT_DIR / f"{sha256}.png"
 
 
-def store_screenshot(settings: Settings, png: bytes) -> str:
-    """Keep a PNG once under its SHA-256 (written atomically); returns the SHA-256."""
+def store_screenshot(settings: Settings, png: bytes, *, session: Session | None = None) -> str:
+    """Keep a PNG once under its SHA-256 and return the SHA-256: as ``settings.evidence_store`` says, a
+    file written atomically in the data folder (``local``) or a row of the ``screenshot`` table in
+    ``session``'s transaction (``database``: ``session`` required)."""
     sha = hashlib.sha256(png).hexdigest()
+    if settings.evidence_store == "database":
+        if session is None:
+            raise ValueError("a screenshot kept in the database needs a session")
+        _insert_screenshot(session, sha, png)
+        return sha
     path = screenshot_path(settings, sha)
     if path.exists():
         return sha
@@ -104,8 +120,32 @@ def store_screenshot(settings: Settings, png: bytes) -> str:
     return sha
 
 
-def load_screenshot(settings: Settings, sha256: str) -> bytes | None:
-    """The PNG bytes, or None when missing; a file whose bytes no longer hash to its name raises."""
+def _insert_screenshot(session: Session, sha256: str, png: bytes) -> None:
+    """The row, unless one with that SHA-256 is there (another worker may be adding it right now)."""
+    values = {"sha256": sha256, "size": len(png), "data": png, "created_at": utcnow()}
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(postgresql_insert(ScreenshotBlob).values(values).on_conflict_do_nothing())
+    elif dialect == "sqlite":
+        session.execute(sqlite_insert(ScreenshotBlob).values(values).on_conflict_do_nothing())
+    elif session.get(ScreenshotBlob, sha256) is None:
+        session.add(ScreenshotBlob(**values))
+
+
+def load_screenshot(settings: Settings, sha256: str, *, session: Session | None = None) -> bytes | None:
+    """The PNG bytes, or None when missing; bytes that no longer hash to their SHA-256 raise ValueError.
+
+    Looked up wherever it may be, whatever this machine's ``evidence_store``: in the database's
+    ``screenshot`` table when a ``session`` is given (a crawl on another machine kept it there), then in
+    the data folder."""
+    _check_sha256(sha256)
+    if session is not None:
+        data = session.scalar(select(ScreenshotBlob.data).where(ScreenshotBlob.sha256 == sha256))
+        if data is not None:
+            png = bytes(data)
+            if hashlib.sha256(png).hexdigest() != sha256:
+                raise ValueError(f"screenshot {sha256} in the database does not match its SHA-256 (row altered)")
+            return png
     path = screenshot_path(settings, sha256)
     try:
         png = path.read_bytes()
@@ -244,7 +284,7 @@ def record_screenshots(session: Session, settings: Settings, shots: Iterable[tup
     how many."""
     count = 0
     for snapshot_id, shot in shots:
-        sha = store_screenshot(settings, shot.png)
+        sha = store_screenshot(settings, shot.png, session=session)
         session.execute(update(Snapshot).where(Snapshot.id == snapshot_id)
                         .values(screenshot_sha256=sha, screenshot_url=shot.url[:2048]))
         count += 1

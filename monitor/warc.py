@@ -1,9 +1,15 @@
 """WARC archives of every fetch, so an analyst can prove what a page said and when (read back with warcio).
 
-One ``WarcArchive`` per page worker writes gzip-per-record WARC/1.1 files under ``data_dir/warc/``,
-named ``<prefix>-<UTC stamp>-<serial>.warc.gz`` (the prefix is ``<site>-run<run>-w<worker pid>``, so the
-workers of one crawl never share a file): a new file for every crawl run, and a new one
-whenever the current file would grow past ``max_bytes``. Each file starts with a ``warcinfo`` record.
+Crawl workers write through one seam, ``open_archive(settings, prefix=...)`` (an ``ArchiveWriter``): by
+default (``CLAIMWATCH_EVIDENCE=local``) a ``WarcArchive`` of files in the data folder, described below;
+with ``CLAIMWATCH_EVIDENCE=database`` a ``monitor.warcdb.DatabaseArchive`` that keeps the same record
+bytes in the database, for crawls on several machines (docs/evidence.md). ``read_record`` and
+``raw_records`` read either, dispatching on the fetch row's ``warc_path`` (``db:`` for the database).
+
+A ``WarcArchive`` writes gzip-per-record WARC/1.1 files under ``data_dir/warc/``, named
+``<prefix>-<UTC stamp>-<serial>.warc.gz`` (the crawl's prefix names the site and the run, so two writers
+never share a file): a new file for every crawl run, and a new one whenever the current file would grow
+past ``max_bytes``. Each file starts with a ``warcinfo`` record.
 
 - A fetch with an HTTP response becomes a ``response`` record followed by its ``request`` record
   (``WARC-Concurrent-To`` the response). ``WARC-Block-Digest`` and ``WARC-Payload-Digest`` are SHA-256
@@ -24,7 +30,7 @@ record (``read_record`` reads it back); a fetch whose record could not be writte
 
 >>> with WarcArchive(data_dir, prefix="shop-run7") as archive:            # doctest: +SKIP
 ...     location = archive.write_exchange(exchange)
->>> read_record(data_dir, location.path, location.offset).url            # doctest: +SKIP
+>>> read_record(data_dir, location.path, location.offset, session=session).url   # doctest: +SKIP
 'https://shop.example/'
 """
 
@@ -40,14 +46,14 @@ import os
 import re
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
@@ -55,6 +61,12 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParserException
 
 import monitor
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from monitor.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +154,8 @@ def safe_name(value: str) -> str:
 
 
 class WarcArchive:
-    """Append fetches to rotating WARC files under ``data_dir/warc`` (one instance per crawl process)."""
+    """Append fetches to rotating WARC files under ``data_dir/warc`` (an ``ArchiveWriter``; one instance per
+    writer: each has files of its own)."""
 
     def __init__(self, data_dir: Path, *, prefix: str, max_bytes: int = DEFAULT_MAX_BYTES,
                  operator: str | None = None) -> None:
@@ -252,50 +265,116 @@ class WarcArchive:
     # --- records --------------------------------------------------------------------------------
 
     def write_exchange(self, exchange: HttpExchange) -> WarcLocation:
-        """A ``response`` record and its ``request`` record; returns the response record's location.
-
-        Serialised here rather than by warcio's writer (which buffers and re-reads every payload to
-        digest it): this runs on every fetch. The HTTP header blocks are still warcio's
-        (``StatusAndHeaders``, which percent-encodes non-ASCII values), and ``warcio check`` verifies
-        both digests (tests/test_warc.py).
-        """
-        date = warc_date(exchange.fetched_at)
-        kept = [(k, v) for k, v in exchange.response_headers if k.lower() not in DECODED_HEADERS]
-        dropped = sorted({k.lower() for k, _ in exchange.response_headers if k.lower() in DECODED_HEADERS}
-                         - {"content-length"})
-        kept.append(("Content-Length", str(len(exchange.body))))
-        reason = _reason(exchange.status)
-        http_headers = StatusAndHeaders(f"{exchange.status} {reason}".strip(), kept,
-                                        protocol=exchange.protocol or "HTTP/1.1").to_ascii_bytes()
-        payload_digest = sha256_base32(exchange.payload_sha256 or hashlib.sha256(exchange.body).hexdigest())
-        response_id = _record_id()
-        extra: list[tuple[str, str]] = []
-        if dropped:
-            extra.append(("Claimwatch-Note", f"payload stored decoded; removed {', '.join(dropped)} "
-                                             "(Content-Length is the stored length)"))
-        if exchange.rendered:
-            extra.append(("Claimwatch-Rendered", "chromium (DOM after scripts ran)"))
-        response = _gzip_record(
-            [("WARC-Type", "response"), ("WARC-Record-ID", response_id), ("WARC-Target-URI", exchange.url),
-             ("WARC-Date", date), ("WARC-Payload-Digest", payload_digest), *extra],
-            "application/http; msgtype=response", (http_headers, exchange.body),
-        )
-        request = _gzip_record(
-            [("WARC-Type", "request"), ("WARC-Record-ID", _record_id()), ("WARC-Target-URI", exchange.url),
-             ("WARC-Date", date), ("WARC-Concurrent-To", response_id), ("WARC-Payload-Digest", _EMPTY_DIGEST)],
-            "application/http; msgtype=request", (_request_headers(exchange).to_ascii_bytes(),),
-        )
-        return self._write(response + request)  # response first, then its request
+        """A ``response`` record and its ``request`` record (``exchange_records``); returns the response
+        record's location."""
+        return self._write(exchange_records(exchange))  # response first, then its request
 
     def write_error(self, url: str, error: str, fetched_at: datetime) -> WarcLocation:
         """A ``metadata`` record for a fetch that got no response (the audit trail has no holes)."""
-        date = warc_date(fetched_at)
-        fields = f"fetch-error: {' '.join(error.split())}\r\nfetched-at: {date}\r\n".encode()
-        return self._write(_gzip_record(
-            [("WARC-Type", "metadata"), ("WARC-Record-ID", _record_id()), ("WARC-Target-URI", url),
-             ("WARC-Date", date)],
-            "application/warc-fields", (fields,),
-        ))
+        return self._write(error_record(url, error, fetched_at))
+
+
+def exchange_records(exchange: HttpExchange) -> bytes:
+    """A fetch's ``response`` record and its ``request`` record (``WARC-Concurrent-To`` the response), as
+    two gzip members, response first.
+
+    Serialised here rather than by warcio's writer (which buffers and re-reads every payload to
+    digest it): this runs on every fetch. The HTTP header blocks are still warcio's
+    (``StatusAndHeaders``, which percent-encodes non-ASCII values), and ``warcio check`` verifies
+    both digests (tests/test_warc.py).
+    """
+    date = warc_date(exchange.fetched_at)
+    kept = [(k, v) for k, v in exchange.response_headers if k.lower() not in DECODED_HEADERS]
+    dropped = sorted({k.lower() for k, _ in exchange.response_headers if k.lower() in DECODED_HEADERS}
+                     - {"content-length"})
+    kept.append(("Content-Length", str(len(exchange.body))))
+    reason = _reason(exchange.status)
+    http_headers = StatusAndHeaders(f"{exchange.status} {reason}".strip(), kept,
+                                    protocol=exchange.protocol or "HTTP/1.1").to_ascii_bytes()
+    payload_digest = sha256_base32(exchange.payload_sha256 or hashlib.sha256(exchange.body).hexdigest())
+    response_id = _record_id()
+    extra: list[tuple[str, str]] = []
+    if dropped:
+        extra.append(("Claimwatch-Note", f"payload stored decoded; removed {', '.join(dropped)} "
+                                         "(Content-Length is the stored length)"))
+    if exchange.rendered:
+        extra.append(("Claimwatch-Rendered", "chromium (DOM after scripts ran)"))
+    response = _gzip_record(
+        [("WARC-Type", "response"), ("WARC-Record-ID", response_id), ("WARC-Target-URI", exchange.url),
+         ("WARC-Date", date), ("WARC-Payload-Digest", payload_digest), *extra],
+        "application/http; msgtype=response", (http_headers, exchange.body),
+    )
+    request = _gzip_record(
+        [("WARC-Type", "request"), ("WARC-Record-ID", _record_id()), ("WARC-Target-URI", exchange.url),
+         ("WARC-Date", date), ("WARC-Concurrent-To", response_id), ("WARC-Payload-Digest", _EMPTY_DIGEST)],
+        "application/http; msgtype=request", (_request_headers(exchange).to_ascii_bytes(),),
+    )
+    return response + request
+
+
+def error_record(url: str, error: str, fetched_at: datetime) -> bytes:
+    """The ``metadata`` record (``application/warc-fields``: ``fetch-error``, ``fetched-at``) of a fetch
+    that got no response."""
+    date = warc_date(fetched_at)
+    fields = f"fetch-error: {' '.join(error.split())}\r\nfetched-at: {date}\r\n".encode()
+    return _gzip_record(
+        [("WARC-Type", "metadata"), ("WARC-Record-ID", _record_id()), ("WARC-Target-URI", url),
+         ("WARC-Date", date)],
+        "application/warc-fields", (fields,),
+    )
+
+
+# --- the seam: where a crawl's records go ---------------------------------------------------------------
+
+#: ``warc_path`` of a record kept in the database: ``db:<prefix>``, with the row's id as ``warc_offset``.
+DATABASE_LOCATION = "db:"
+
+
+class ArchiveWriteError(OSError):
+    """A record could not be kept (its store refused it): handled like a failed file write."""
+
+
+class ArchiveWriter(Protocol):
+    """Where a crawl worker's WARC records go (``open_archive``). Each ``write_*`` keeps the fetch's records
+    whole, or raises ``OSError`` (``ArchiveWriteError`` for a database) having kept nothing: the fetch is
+    then recorded as an error, "not archived: <why>"."""
+
+    def write_exchange(self, exchange: HttpExchange) -> WarcLocation | None: ...
+
+    def write_error(self, url: str, error: str, fetched_at: datetime) -> WarcLocation | None: ...
+
+    def close(self) -> None: ...
+
+
+def is_database_location(warc_path: str) -> bool:
+    """Whether a fetch row's ``warc_path`` names a record kept in the database (``db:<prefix>``)."""
+    return warc_path.startswith(DATABASE_LOCATION)
+
+
+def open_archive(settings: Settings, *, prefix: str, max_bytes: int | None = None, operator: str | None = None,
+                 engine: Engine | None = None) -> ArchiveWriter:
+    """The archive a crawl worker writes its fetches to, as ``settings.evidence_store`` says:
+
+    - ``local``: a ``WarcArchive`` of rotating files under ``settings.data_dir/warc`` (past ``max_bytes``,
+      default ``settings.warc_max_bytes``);
+    - ``database``: a ``monitor.warcdb.DatabaseArchive``, one row per fetch in ``settings.db_url``'s
+      ``warc_record`` table (through ``engine`` when given, else an engine of its own, disposed by
+      ``close()``).
+
+    ``prefix`` names the worker's records (``<site>-run<run>-w<worker>``); ``operator`` (default
+    ``settings.contact``) goes into the ``warcinfo`` record.
+
+    >>> archive = open_archive(settings, prefix="shop-run7-w1201")          # doctest: +SKIP
+    >>> location = archive.write_exchange(exchange); archive.close()          # doctest: +SKIP
+    """
+    operator = operator if operator is not None else settings.contact
+    if settings.evidence_store == "database":
+        from monitor.warcdb import DatabaseArchive
+
+        return DatabaseArchive.open(settings, prefix=prefix, operator=operator, engine=engine)
+    return WarcArchive(settings.data_dir, prefix=prefix,
+                       max_bytes=max_bytes if max_bytes is not None else settings.warc_max_bytes,
+                       operator=operator)
 
 
 def _write_all(handle: io.FileIO, data: bytes) -> None:
@@ -412,12 +491,12 @@ def _to_archived(record: Any) -> ArchivedRecord:
 _NOT_A_RECORD = (ArchiveLoadFailed, StatusAndHeadersParserException, zlib.error, EOFError, UnicodeError)
 
 
-def read_record(data_dir: Path, warc_path: str, offset: int) -> ArchivedRecord:
-    """The record at ``offset`` in a data-folder WARC file (a fetch row's ``warc_path``/``warc_offset``).
+def read_record(data_dir: Path, warc_path: str, offset: int, *, session: Session | None = None) -> ArchivedRecord:
+    """The record a fetch row's ``warc_path``/``warc_offset`` point at: in a data-folder WARC file, or, for
+    a ``db:`` path, in the database (``session`` required: the same database as the fetch row).
 
     ``ValueError`` when no record starts there; ``OSError`` when the file cannot be read."""
-    with warc_file(data_dir, warc_path).open("rb") as handle:
-        handle.seek(offset)
+    with _record_stream(data_dir, warc_path, offset, session) as handle:
         try:
             for record in ArchiveIterator(handle):
                 return _to_archived(record)
@@ -426,12 +505,11 @@ def read_record(data_dir: Path, warc_path: str, offset: int) -> ArchivedRecord:
     raise ValueError(f"no WARC record at {warc_path}#{offset}")
 
 
-def raw_records(data_dir: Path, warc_path: str, offset: int) -> bytes:
+def raw_records(data_dir: Path, warc_path: str, offset: int, *, session: Session | None = None) -> bytes:
     """The exact bytes (gzip members) of the record at ``offset`` and of the ``request`` record that
-    follows it when it is concurrent to it: copied verbatim, so their digests and dates stay intact."""
-    path = warc_file(data_dir, warc_path)
-    with path.open("rb") as handle:
-        handle.seek(offset)
+    follows it when it is concurrent to it: copied verbatim, so their digests and dates stay intact.
+    Where the record is found as with ``read_record``."""
+    with _record_stream(data_dir, warc_path, offset, session) as handle:
         try:
             spans = _record_spans(ArchiveIterator(handle))
         except _NOT_A_RECORD as exc:
@@ -439,10 +517,26 @@ def raw_records(data_dir: Path, warc_path: str, offset: int) -> bytes:
         if not spans:
             raise ValueError(f"no WARC record at {warc_path}#{offset}")
         chunks = []
-        for start, length in spans:  # the iterator's offsets are absolute file positions
+        for start, length in spans:  # the iterator's offsets are absolute stream positions
             handle.seek(start)
             chunks.append(handle.read(length))
     return b"".join(chunks)
+
+
+@contextlib.contextmanager
+def _record_stream(data_dir: Path, warc_path: str, offset: int,
+                   session: Session | None) -> Iterator[BinaryIO]:
+    """A readable stream positioned at the record: the WARC file, or the database row's bytes."""
+    if is_database_location(warc_path):
+        if session is None:
+            raise ValueError(f"the WARC record {warc_path}#{offset} is in the database: no session to read it")
+        from monitor.warcdb import stored_records
+
+        yield io.BytesIO(stored_records(session, warc_path, offset))
+        return
+    with warc_file(data_dir, warc_path).open("rb") as handle:
+        handle.seek(offset)
+        yield handle
 
 
 def _record_spans(iterator: ArchiveIterator) -> list[tuple[int, int]]:

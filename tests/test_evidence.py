@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 from conftest import chromium_path
-from crawlkit import crawl, rows, setup_site, shop_database, shop_page
+from crawlkit import crawl, rows, setup_site
+from evidencekit import Stored, Version, machine, store_versions
 from sqlalchemy import select, update
 
 from monitor.db import make_engine, make_session_factory
@@ -227,20 +228,14 @@ OTHER = "http://127.0.0.1:1/other.html"
 WARC = "warc/evidence.warc.gz"
 
 
-def stored_versions(db: str, data: Path) -> None:
-    """Two versions of p.html (the second with a disease claim) and one of other.html, archived in ``data``."""
-    from pipelines.chain import ChainConfig, PageChain
-
-    engine, _sessions, site_id = shop_database(db)
-    chain = PageChain(ChainConfig(db, site_id=site_id, data_dir=data), worker="w1")
-    chain.open()
-    try:
-        assert chain.process(shop_page("p.html")).outcome == "new"
-        assert chain.process(shop_page("other.html", text="Made with organic ginger root.")).outcome == "new"
-        assert chain.process(shop_page("p.html", text=DISEASE_CLAIM)).outcome == "changed"
-    finally:
-        chain.close()
-        engine.dispose()
+def stored_versions(db: str, data: Path, store: str | None = None) -> Stored:
+    """Two versions of p.html (the second with a disease claim) and one of other.html, archived in ``data``
+    (or, with ``store`` "database", in the database)."""
+    return store_versions(machine(db, data, store), [
+        Version(PAGE, "Supports healthy joints as part of your daily routine.*"),
+        Version(OTHER, "Made with organic ginger root."),
+        Version(PAGE, DISEASE_CLAIM, "claim", "disease", "high"),
+    ])
 
 
 def page_fetches(db: str, url: str) -> list[Fetch]:
@@ -264,21 +259,23 @@ def one_line_failure(result: Any) -> str:
     return lines[0]
 
 
+@pytest.mark.parametrize("store", ["local", "database"])
 @pytest.mark.parametrize("pointer", ["another page's record", "an older record of the page", "garbage",
                                      "a missing file"])
 def test_a_fetch_row_that_points_at_the_wrong_record_is_never_bundled(run_cli, sqlite_url, tmp_path,
-                                                                      pointer: str) -> None:
+                                                                      pointer: str, store: str) -> None:
     # rows written before archive writes were all-or-nothing may point at another record, or at garbage
     data = tmp_path / "data"
-    stored_versions(sqlite_url, data)
+    stored_versions(sqlite_url, data, store)
     first, latest = page_fetches(sqlite_url, PAGE)
     (other,) = page_fetches(sqlite_url, OTHER)
     assert latest.warc_path is not None and latest.warc_offset is not None
+    assert latest.warc_path.startswith("db:" if store == "database" else "warc/")
     wrong: dict[str, tuple[str | None, int | None]] = {
         "another page's record": (other.warc_path, other.warc_offset),
         "an older record of the page": (first.warc_path, first.warc_offset),
         "garbage": (latest.warc_path, latest.warc_offset + 7),
-        "a missing file": ("warc/gone.warc.gz", latest.warc_offset),
+        "a missing file": ("db:gone-run9" if store == "database" else "warc/gone.warc.gz", latest.warc_offset),
     }
     point_fetch_at(sqlite_url, latest.id, *wrong[pointer])
     out = tmp_path / "bundle.zip"

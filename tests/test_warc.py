@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from crawlkit import crawl, fetches, setup_site, shop_database, shop_page
+from crawlkit import crawl, fetches, setup_site, shop_page
 from sqlalchemy import select
 
 from crawler.items import PageItem
+from monitor.config import load_settings
 from monitor.db import make_engine, make_session_factory
 from monitor.models import Body, Fetch
 from monitor.store import load_body
@@ -68,8 +69,8 @@ def test_every_fetch_is_archived_and_its_payload_is_the_stored_body(run_cli, db_
     crawl(run_cli, db_url)
     data = tmp_path / "data"
     files = warc_files(data)
-    # one file per page worker (CLAIMWATCH_CRAWL_WORKERS, 2 by default), each named after the run
-    assert 1 <= len(files) <= 2 and all(path.name.startswith("shop-run1-w") for path in files)
+    # the crawl's files, named after the site and the run
+    assert files and all(path.name.startswith("shop-run1-") for path in files)
     check_with_warcio(files)
 
     rows = fetches(db_url)
@@ -224,53 +225,45 @@ def test_a_file_that_grew_behind_the_archives_back_is_left_for_a_new_one(tmp_pat
     assert read_record(data, later.path, later.offset).url.endswith("/b.html")
 
 
-def test_a_page_that_could_not_be_archived_says_so_and_no_other_row_points_at_a_wrong_record(
-        sqlite_url, tmp_path, monkeypatch) -> None:
-    from pipelines.chain import ChainConfig, PageChain
+def test_a_page_that_could_not_be_archived_says_so_and_no_other_item_points_at_a_wrong_record(
+        sqlite_url, tmp_path) -> None:
+    """The crawl's ArchivePipeline on a disk that fills up for one page: that page says "not archived"
+    (and has no location, so its fetch row is stored as an error), the others point at their records."""
+    import asyncio
 
-    engine, sessions, site_id = shop_database(sqlite_url)
+    from pipelines.archive import ArchivePipeline
+    from pipelines.services import PageServices
+
     data = tmp_path / "data"
-    chain = PageChain(ChainConfig(sqlite_url, site_id=site_id, data_dir=data), worker="w1")
-    archive_item = chain.archive.process_item
-
-    def on_a_full_disk(item: PageItem) -> PageItem:
-        assert chain.archive.archive is not None
-        size = chain.archive.archive.files[-1].stat().st_size
-        with file_size_limit(size + 200):  # nothing but this page's WARC write happens in here
-            return archive_item(item)
-
+    settings = dataclasses.replace(load_settings({"CLAIMWATCH_DATA": str(data)}, db_url=sqlite_url),
+                                   crawl_workers=0)
+    services = PageServices(settings)
+    pipeline = ArchivePipeline(services, "shop-run1")
     # a first page large enough that the limit stays far above any other file this test writes meanwhile
     padding = b"<!-- " + os.urandom(100_000).hex().encode() + b" -->"
     large = shop_page("p0.html")
     large = dataclasses.replace(large, body=(large.body or b"") + padding)
-    chain.open()
-    try:
-        assert chain.process(large).outcome == "new"
-        for n in (1, 2):
-            chain.process(shop_page(f"p{n}.html", text=f"Supports healthy joints {n}.*"))
-        monkeypatch.setattr(chain.archive, "process_item", on_a_full_disk)
-        assert chain.process(shop_page("p3.html", text="Supports healthy joints 3.*")).outcome == "error"
-        monkeypatch.setattr(chain.archive, "process_item", archive_item)
-        for n in (4, 5, 6):
-            assert chain.process(shop_page(f"p{n}.html", text=f"Supports healthy joints {n}.*")).outcome == "new"
-    finally:
-        chain.close()
 
-    rows = fetches(sqlite_url)
-    assert len(rows) == 7
-    (unarchived,) = [f for f in rows if f.final_url and f.final_url.endswith("/p3.html")]
+    def archived(item: PageItem) -> PageItem:
+        return asyncio.run(pipeline.process_item(item))
+
+    try:
+        items = [archived(large)] + [archived(shop_page(f"p{n}.html", text=f"Supports joints {n}.*")) for n in (1, 2)]
+        assert pipeline.archive is not None
+        size = warc_files(data)[-1].stat().st_size
+        with file_size_limit(size + 200):  # nothing but this page's WARC write happens in here
+            unarchived = archived(shop_page("p3.html", text="Supports healthy joints 3.*"))
+        items += [archived(shop_page(f"p{n}.html", text=f"Supports joints {n}.*")) for n in (4, 5, 6)]
+        asyncio.run(pipeline.close_spider())
+    finally:
+        services.close()
+
     assert unarchived.warc_path is None and unarchived.warc_offset is None
-    assert unarchived.status == 200 and unarchived.outcome == "error"
     assert unarchived.error is not None and unarchived.error.startswith("not archived: ")
     assert "File too large" in unarchived.error
-    with sessions() as session:
-        for fetch in rows:
-            if fetch is unarchived:
-                continue
-            assert fetch.warc_path is not None and fetch.warc_offset is not None
-            record = read_record(data, fetch.warc_path, fetch.warc_offset)
-            assert canonical_url(record.url) == fetch.final_url, "a row points at another page's record"
-            assert fetch.sha256 is not None and hashlib.sha256(record.payload).hexdigest() == fetch.sha256
-            assert load_body(session, fetch.sha256) == record.payload
-    engine.dispose()
+    for item in items:
+        assert item.error is None and item.warc_path is not None and item.warc_offset is not None
+        record = read_record(data, item.warc_path, item.warc_offset)
+        assert record.url == item.url, "an item points at another page's record"
+        assert item.sha256 is not None and hashlib.sha256(record.payload).hexdigest() == item.sha256
     check_with_warcio(warc_files(data))

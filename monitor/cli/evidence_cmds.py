@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from monitor.cli.app import App, fail, parse_since, pass_app
-from monitor.evidence import EvidenceError, build_bundle, verify_bundle, write_bundle
+from monitor.evidence import EvidenceError, build_bundle, verify_bundle, write_bundle, write_run_warc
 
 
 class EvidenceGroup(click.Group):
@@ -34,6 +34,7 @@ def evidence_group() -> None:
     Example:
       claimwatch evidence https://shop.example/guarantee --change 42 --out change-42.zip
       claimwatch evidence verify change-42.zip
+      claimwatch evidence warc --run 7 --out run7.warc.gz
     """
 
 
@@ -93,6 +94,32 @@ def verify_command(bundle: Path, manifest_sha256: str | None) -> None:
     if not result.ok:
         fail(result.message)
     click.echo(result.message)
+
+
+@evidence_group.command("warc")
+@click.option("--run", "run_id", type=int, required=True,
+              help="The crawl run's id (`claimwatch crawl` prints it; `status --format json` too).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The .warc.gz file to write.")
+@pass_app
+def warc_command(app: App, run_id: int, out: Path) -> None:
+    """Write one WARC file of a crawl run's archived fetches, copied byte for byte from wherever they are
+    kept (this machine's data folder, or the database with CLAIMWATCH_EVIDENCE=database), for warcio,
+    pywb or ReplayWeb.page.
+
+    \b
+    Example:
+      claimwatch evidence warc --run 7 --out run7.warc.gz
+      python -m warcio.cli check -v run7.warc.gz
+    """
+    try:
+        with app.sessions().begin() as session:
+            count = write_run_warc(session, app.settings, run_id, out)
+    except EvidenceError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}")
+    click.echo(f"wrote {out}: {count} archived fetches of run {run_id}", err=True)
 
 
 def register(group: click.Group) -> None:
