@@ -87,6 +87,7 @@ def run_demo(folder: Path, settings: Settings, say: Callable[[str], None] = prin
         result.files.update(_write_reports(sessions, settings, folder))
     finally:
         engine.dispose()
+    say(f"web app: claimwatch --db {db_url} users add ME --role admin, then claimwatch --db {db_url} serve")
     result.seconds = time.monotonic() - started
     return result
 

@@ -136,7 +136,7 @@ def query_changes(
         events_query = events_query.where(Site.name == site)
     if kinds:
         query = query.where(Change.kind.in_(list(kinds)))
-    changes = [
+    changes: list[dict[str, Any]] = [
         {
             "url": url, "site": site_name, "change": change.change, "kind": change.kind, "type": change.type,
             "before": change.before, "after": change.after, "severity": change.severity,
@@ -145,10 +145,22 @@ def query_changes(
         }
         for change, url, site_name in session.execute(query)
     ]
-    events = [
-        {"url": url, "site": site_name, "event": event.event, "detail": event.detail, "at": _iso(event.at)}
+    events: list[dict[str, Any]] = [
+        {"url": url, "site": site_name, "event": event.event, "detail": event.detail, "at": _iso(event.at),
+         "id": event.id}
         for event, url, site_name in session.execute(events_query)
     ]
+    # the analysts' triage in the web app (docs/webapp.md): {"state", "by", "at", "note"}, or null
+    from monitor.web.triage import states_for_changes, states_for_events
+
+    change_states = states_for_changes(session, [item["id"] for item in changes])
+    event_states = states_for_events(session, [item["id"] for item in events])
+    for item in changes:
+        state = change_states.get(item["id"])
+        item["triage"] = state.as_json() if state is not None else None
+    for item in events:
+        state = event_states.get(item["id"])
+        item["triage"] = state.as_json() if state is not None else None
     return {"changes": changes, "events": events}
 
 

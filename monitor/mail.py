@@ -228,7 +228,7 @@ def queue_reports(session: Session, settings: Settings, *, since: datetime | Non
     """
     now = utcnow()
     ctx = build_report(session, since=since, until=until, sites=sites, min_severity=min_severity,
-                       unreported_only=True, kind=kind)
+                       unreported_only=True, kind=kind, web_url=settings.web_url)
     return _queue(session, settings, ctx, per_site=False, send_empty=settings.send_empty, now=now,
                   templates=templates)
 
@@ -242,7 +242,7 @@ def queue_alerts(session: Session, settings: Settings, *, run_id: int | None = N
         raise ValueError("queue_alerts needs a run_id or a site")
     ctx = build_report(session, since=None, until=utcnow() + timedelta(seconds=1),
                        sites=[site] if site else None, min_severity=min_severity, unreported_only=True,
-                       run_id=run_id, kind="alert")
+                       run_id=run_id, kind="alert", web_url=settings.web_url)
     ctx = restrict_report(replace(ctx, events=(), findings=()), ctx.sites)
     if not ctx.changes:
         return []

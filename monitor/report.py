@@ -131,6 +131,7 @@ class ChangeItem:
     detected_at: datetime
     evidence: Evidence
     reason: str = ""  # why the statement is what it is: the rule, or the model's strongest features
+    triage: str = ""  # the analysts' decision in the web app: "escalated by ann 2026-05-03 07:00 UTC"
 
     @property
     def badge(self) -> str:
@@ -233,6 +234,7 @@ class ReportContext:
     by_severity: tuple[tuple[str, int], ...] = ()
     by_seller: tuple[SellerSummary, ...] = ()
     kind: str = "digest"  # digest | alert | report
+    web_url: str | None = None  # the web app's address (CLAIMWATCH_WEB_URL): each change links to its page
 
     @property
     def is_empty(self) -> bool:
@@ -292,12 +294,15 @@ def build_report(
     unreported_only: bool = False,
     run_id: int | None = None,
     kind: str = "digest",
+    web_url: str | None = None,
 ) -> ReportContext:
     """Read the changes and events detected in ``[since, until)`` (all of them when ``since`` is None).
 
     ``sites`` limits the report to those sellers (unknown names raise ``ValueError``); ``min_severity``
     drops milder changes, events and findings; ``unreported_only`` keeps what no message has reported yet;
-    ``run_id`` keeps what one crawl run detected. Reads only: nothing is marked.
+    ``run_id`` keeps what one crawl run detected; with ``unreported_only`` (what is mailed) changes of a
+    statement muted in the web app are left out. ``web_url``: each change links to its page in the web app.
+    Reads only: nothing is marked.
     """
     allowed = _allowed_severities(min_severity)
     site_rows = _sites(session, sites)
@@ -327,6 +332,12 @@ def build_report(
         event_query = event_query.where(Event.run_id == run_id)
 
     change_rows = [(row[0], row[1]) for row in session.execute(change_query)]
+    from monitor.web.triage import muted_changes, states_for_changes  # the web app's triage (Flask-free)
+
+    if unreported_only:  # what is mailed: changes of a statement muted in the web app stay out
+        muted = muted_changes(session, [change for change, _ in change_rows])
+        change_rows = [(change, url) for change, url in change_rows if change.id not in muted]
+    triaged = states_for_changes(session, [change.id for change, _ in change_rows])
     evidence = _evidence(session, [change for change, _ in change_rows])
     reasons = _reasons(session, [change for change, _ in change_rows])
     changes = [
@@ -346,6 +357,8 @@ def build_report(
             detected_at=change.detected_at,
             evidence=evidence[change.id],
             reason=reasons.get(change.id, ""),
+            triage=(f"{triaged[change.id].state} by {triaged[change.id].actor} {_when(triaged[change.id].at)}"
+                    if change.id in triaged else ""),
         )
         for change, url in change_rows
     ]
@@ -360,6 +373,7 @@ def build_report(
     return _assemble(
         since=since, until=until, generated_at=datetime.now(UTC), min_severity=min_severity,
         sites=tuple(sorted(names.values())), changes=changes, events=events, findings=findings, kind=kind,
+        web_url=web_url.rstrip("/") if web_url else None,
     )
 
 
@@ -372,7 +386,7 @@ def restrict_report(ctx: ReportContext, sites: Iterable[str]) -> ReportContext:
         changes=[item for item in ctx.changes if item.site in keep],
         events=[item for item in ctx.events if item.site in keep],
         findings=[item for item in ctx.findings if item.site in keep],
-        kind=ctx.kind,
+        kind=ctx.kind, web_url=ctx.web_url,
     )
 
 
@@ -481,7 +495,7 @@ def _findings(session: Session, names: Mapping[int, str], allowed: Sequence[str]
 
 def _assemble(*, since: datetime | None, until: datetime, generated_at: datetime, min_severity: str,
               sites: tuple[str, ...], changes: Sequence[ChangeItem], events: Sequence[EventItem],
-              findings: Sequence[FindingItem], kind: str) -> ReportContext:
+              findings: Sequence[FindingItem], kind: str, web_url: str | None = None) -> ReportContext:
     """Nest the flat lists severity -> seller -> page and count them."""
     groups = _nest(changes)
     by_severity = tuple((severity, sum(1 for c in changes if c.severity == severity)) for severity in SEVERITY_ORDER)
@@ -497,7 +511,7 @@ def _assemble(*, since: datetime | None, until: datetime, generated_at: datetime
     return ReportContext(
         since=since, until=until, generated_at=generated_at, min_severity=min_severity, sites=sites,
         changes=tuple(changes), events=tuple(events), findings=tuple(findings), groups=groups,
-        by_severity=by_severity, by_seller=by_seller, kind=kind,
+        by_severity=by_severity, by_seller=by_seller, kind=kind, web_url=web_url,
     )
 
 
