@@ -10,7 +10,7 @@ noise and no validators, as many shops do) measures:
   (c) a second `claimwatch crawl` of the unchanged site,
 
 with identical Scrapy concurrency settings (AutoThrottle off, robots.txt obeyed). It prints pages/s, the
-ratios b/a and c/a, the CPU time and peak RSS of each crawl (the Scrapy process and its page workers
+ratios b/a and c/a, the CPU time and peak RSS of each crawl (the crawl process and its analysis pool
 together: CLAIMWATCH_CRAWL_WORKERS), and database bytes added per page by (b) and (c).
 Targets: b/a >= 0.6; c/a >= 0.9 with validators and >= 0.7 without; (c) < 1 KB/page; peak RSS < 300 MB.
 
@@ -320,7 +320,7 @@ def main() -> int:
         size = sum(f.stat().st_size for f in site_root.rglob("*.html")) / len(paths)
         print(f"site: {len(paths)} pages, {size / 1000:.1f} KB average, generated in "
               f"{time.perf_counter() - started:.1f} s; {os.cpu_count()} cores; "
-              f"{load_settings().crawl_workers} page workers (CLAIMWATCH_CRAWL_WORKERS)")
+              f"{load_settings().crawl_workers} analysis processes (CLAIMWATCH_CRAWL_WORKERS)")
         for validators in (True, False):
             label = "with ETag/Last-Modified" if validators else "noisy, no validators"
             runs = [run_mode(site_root, paths, validators, work) for _ in range(max(args.repeat, 1))]

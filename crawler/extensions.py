@@ -1,5 +1,5 @@
-"""Extensions of the crawl process: progress as JSON lines on stdout (read by the `claimwatch crawl`
-parent process), and the root logger's level."""
+"""Extensions of the crawl process: each site's progress as JSON lines on stdout (read by the `claimwatch
+crawl` parent process), and the root logger's level."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from twisted.internet import task
 
 
 class CrawlProgress:
-    """Every ``CLAIMWATCH_PROGRESS_INTERVAL`` seconds: {"done", "queued", "errors"} on stdout."""
+    """Every ``CLAIMWATCH_PROGRESS_INTERVAL`` seconds: {"site", "done", "queued", "errors"} on stdout."""
 
-    def __init__(self, crawler: Crawler, interval: float) -> None:
+    def __init__(self, crawler: Crawler, interval: float, site: str = "") -> None:
         self.crawler = crawler
+        self.site = site
         self.interval = interval
         self.done = 0
         self.errors = 0
@@ -25,7 +26,9 @@ class CrawlProgress:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlProgress:
-        extension = cls(crawler, crawler.settings.getfloat("CLAIMWATCH_PROGRESS_INTERVAL", 0.5))
+        plan = crawler.settings.get("CLAIMWATCH_PLAN")
+        extension = cls(crawler, crawler.settings.getfloat("CLAIMWATCH_PROGRESS_INTERVAL", 0.5),
+                        plan.site if plan is not None else "")
         crawler.signals.connect(extension.opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.closed, signal=signals.spider_closed)
         crawler.signals.connect(extension.stored, signal=signals.item_scraped)
@@ -46,7 +49,8 @@ class CrawlProgress:
             return 0
 
     def emit(self, final: bool = False) -> None:
-        line = {"done": self.done, "queued": 0 if final else self._queued(), "errors": self.errors}
+        line: dict[str, object] = {"site": self.site, "done": self.done,
+                                   "queued": 0 if final else self._queued(), "errors": self.errors}
         if final:
             line["final"] = True
         sys.stdout.write(json.dumps(line) + "\n")

@@ -10,9 +10,11 @@
 - ``GuardedResolver`` (``TWISTED_DNS_RESOLVER``): every connection's name resolution, with the addresses the
   policy refuses left out, so the check holds at connect time, whatever the DNS said a moment before.
 
-A crawl process crawls one site: the policy is the spider's (``spider.plan.host_policy()``), set when the
-spider opens; until then, and for a spider without a plan, nothing is the site's own (every internal
-address refused).
+A crawl process crawls many sites, each with its own crawler: the middlewares hold their site's policy
+(``spider.plan.host_policy()``, set when the spider opens; until then, and for a spider without a plan,
+nothing is the site's own). The resolver is the process's: it lets through an internal address only for a
+host:port that is exactly one of the origins of a site being crawled (what each middleware already checked
+for its own site).
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ class HostGuardMiddleware:
     def from_crawler(cls, crawler: Crawler) -> HostGuardMiddleware:
         middleware = cls(crawler)
         crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
         return middleware
 
     def spider_opened(self, spider: Spider) -> None:
@@ -93,7 +96,12 @@ class HostGuardMiddleware:
             log.warning("the DNS resolver is not crawler.hostguard.GuardedResolver: internal addresses are not "
                         "checked at connect time (TWISTED_DNS_RESOLVER)")
         else:
-            resolver.policy = self.policy
+            resolver.policies.append(self.policy)
+
+    def spider_closed(self, spider: Spider) -> None:
+        resolver = installed_resolver()
+        if resolver is not None and self.policy in resolver.policies:
+            resolver.policies.remove(self.policy)
 
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:
         refusal = self.policy.refusal(request.url)
@@ -169,7 +177,10 @@ class OffsiteMetaRefreshMiddleware(_PolicyFromSpider, MetaRefreshMiddleware):
 
     def process_response(self, request: Request, response: Response,
                          spider: Spider | None = None) -> Request | Response:
-        result = super().process_response(request, response)
+        try:
+            result = super().process_response(request, response)
+        except ValueError:  # a refresh to what is no URL at all ("javascript:...", hostile pages): not followed
+            return response
         if isinstance(result, Request) and not self.policy.allows_url(result.url):
             return mark_offsite(request, response, result.url)
         return result
@@ -217,8 +228,9 @@ class _Collect:
 
 
 class GuardedResolver(CachingHostnameResolver):
-    """Scrapy's caching resolver (IPv4 and IPv6) that leaves out every address ``policy`` refuses for the
-    host and port being connected to; a host with no address left fails to connect ("DNS lookup failed").
+    """Scrapy's caching resolver (IPv4 and IPv6) that leaves out every internal address, except for a
+    host:port that is exactly an origin of one of the sites being crawled (``policies``: one per open site);
+    a host with no address left fails to connect ("DNS lookup failed").
 
     Configured HTTP(S) proxies (``http_proxy``...) may be connected to; behind one, the proxy resolves the
     page hosts and only the host check applies.
@@ -226,7 +238,7 @@ class GuardedResolver(CachingHostnameResolver):
 
     def __init__(self, reactor: Any, cache_size: int) -> None:
         super().__init__(reactor, cache_size)
-        self.policy = NO_HOSTS
+        self.policies: list[HostPolicy] = []
         self.refused: dict[tuple[str, int], list[str]] = {}  # (host, port) -> addresses left out, latest
         self.proxies = frozenset(
             (origin[1], origin[2]) for origin in map(url_origin, getproxies().values()) if origin is not None)
@@ -235,7 +247,8 @@ class GuardedResolver(CachingHostnameResolver):
         if (host, None if port in (80, 443) else port) in self.proxies:
             return True
         try:
-            return self.policy.allows_address(host, port, address)
+            return (NO_HOSTS.allows_address(host, port, address)
+                    or any(policy.is_own_origin(host, port) for policy in self.policies))
         except ValueError:
             return False  # not an IP address
 

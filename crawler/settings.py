@@ -1,12 +1,11 @@
 """Scrapy settings for claimwatch crawls: polite by default.
 
-The claimwatch CLI starts one `python -m crawler crawl site` process per site and passes the database URL, data folder
-and contact address through the environment (CLAIMWATCH_DB, CLAIMWATCH_DATA, CLAIMWATCH_CONTACT).
+These are the defaults. What the user configures (contact address, AutoThrottle's first delay, timeouts,
+sizes: ``monitor.config.Settings``, read once from the environment) is laid over them for each crawl by
+``crawler.process.scrapy_settings``; nothing here reads the environment.
 """
 
 from __future__ import annotations
-
-import os
 
 from scrapy.settings import default_settings as _defaults
 
@@ -14,14 +13,7 @@ BOT_NAME = "claimwatch"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 
-_CONTACT = os.environ.get("CLAIMWATCH_CONTACT", "claimwatch-operator@example.invalid")
-
-
-def _env_number(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value else default
-
-USER_AGENT = f"claimwatch/0.1 (+consumer-protection page monitor; contact: {_CONTACT})"
+USER_AGENT = "claimwatch/0.1 (+consumer-protection page monitor; contact: claimwatch-operator@example.invalid)"
 
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16
@@ -31,17 +23,17 @@ CONCURRENT_ITEMS = 1
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_DELAY = 0
 AUTOTHROTTLE_ENABLED = True
-AUTOTHROTTLE_START_DELAY = _env_number("CLAIMWATCH_THROTTLE_START_DELAY", 0.5)
+AUTOTHROTTLE_START_DELAY = 0.5
 AUTOTHROTTLE_MAX_DELAY = 30
 AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
-DOWNLOAD_TIMEOUT = int(_env_number("CLAIMWATCH_DOWNLOAD_TIMEOUT", 30))
-DOWNLOAD_MAXSIZE = int(_env_number("CLAIMWATCH_DOWNLOAD_MAXSIZE", 5 * 1024 * 1024))
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 5 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 0
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 # seconds before the first retry of a request; doubles on every further retry
-CLAIMWATCH_RETRY_BACKOFF_BASE = _env_number("CLAIMWATCH_RETRY_BACKOFF_BASE", 1.0)
+CLAIMWATCH_RETRY_BACKOFF_BASE = 1.0
 CLAIMWATCH_RETRY_BACKOFF_MAX = 30.0
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
@@ -109,11 +101,17 @@ EXTENSIONS = {
     "crawler.extensions.LogLevel": 0,
 }
 # Evidence (pipelines/archive.py, docs/evidence.md): WARC files rotate past this size; screenshots of pages
-# with high/medium changes are taken after the crawl unless CLAIMWATCH_SCREENSHOTS=0.
-CLAIMWATCH_WARC_MAX_BYTES = int(_env_number("CLAIMWATCH_WARC_MAX_BYTES", 100 * 1024 * 1024))
-CLAIMWATCH_SCREENSHOTS_ENABLED = os.environ.get("CLAIMWATCH_SCREENSHOTS", "1").lower() not in {"0", "false", "no"}
-# archive -> normalise -> extract -> store (pipelines/chain.py), run by the page workers:
-# CLAIMWATCH_CRAWL_WORKERS processes beside this one (0: in this one)
+# with high/medium changes are taken after each site's crawl unless CLAIMWATCH_SCREENSHOTS=0.
+CLAIMWATCH_WARC_MAX_BYTES = 100 * 1024 * 1024
+CLAIMWATCH_SCREENSHOTS_ENABLED = True
+# seconds between progress lines on stdout (crawler/extensions.py)
+CLAIMWATCH_PROGRESS_INTERVAL = 0.5
+# archive -> normalise -> extract -> store, one transaction per page (pipelines/); the CPU work of
+# extraction goes to the crawl's process pool, database and file writes to its storage thread
+# (pipelines/services.py), so the reactor only fetches and parses links
 ITEM_PIPELINES = {
-    "pipelines.workers.PageWorkersPipeline": 100,
+    "pipelines.archive.ArchivePipeline": 100,
+    "pipelines.normalize.NormalizePipeline": 200,
+    "pipelines.extract.ExtractPipeline": 300,
+    "pipelines.store.StorePipeline": 400,
 }

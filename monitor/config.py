@@ -16,6 +16,7 @@ DEFAULT_MAIL_FROM = "claimwatch <claimwatch@localhost>"
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 DEFAULT_LEASE_TTL = 60.0  # seconds a crawl's site lease lasts; renewed every third of it while it runs
 DEFAULT_BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for another one's lock before giving up
+EVIDENCE_STORES = ("local", "database")  # CLAIMWATCH_EVIDENCE
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
 
@@ -36,6 +37,60 @@ class SmtpSettings:
     user: str | None = None
     password: str | None = None  # only ever from the environment
     timeout: float = 30.0
+
+
+EXECUTORS = ("local", "celery")  # CLAIMWATCH_EXECUTOR
+BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")  # CLAIMWATCH_BROKER
+DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
+DEFAULT_QUEUE = "claimwatch-crawls"
+
+
+@dataclass(frozen=True, slots=True)
+class CelerySettings:
+    """Scale-out through Celery workers (`claimwatch worker`, docs/scaling.md), each with its variable."""
+
+    broker_url: str = DEFAULT_BROKER  # CLAIMWATCH_BROKER: Redis or RabbitMQ (amqp://)
+    # CLAIMWATCH_RESULT_BACKEND: where workers put crawl summaries for the daemon; default: the Redis
+    # broker itself, or rpc:// (replies over the broker) for RabbitMQ
+    result_backend: str | None = None
+    queue: str = DEFAULT_QUEUE  # CLAIMWATCH_QUEUE: the queue crawl requests go to
+    # CLAIMWATCH_VISIBILITY_TIMEOUT (Redis only): seconds a delivered, unacknowledged crawl request stays
+    # invisible before Redis hands it to another worker; longer than the longest crawl
+    visibility_timeout: float = 3600.0
+    busy_retry: float = 30.0  # CLAIMWATCH_BUSY_RETRY: seconds before a crawl of a leased site is tried again
+    busy_max_wait: float = 3600.0  # CLAIMWATCH_BUSY_MAX_WAIT: after this long leased, it is reported busy
+    # CLAIMWATCH_RESULT_TIMEOUT: the daemon stops waiting for a request's answer after this long (no worker,
+    # a broker that lost its queue); the request may still be crawled later
+    result_timeout: float = 6 * 3600.0
+
+    @property
+    def backend_url(self) -> str:
+        if self.result_backend:
+            return self.result_backend
+        return self.broker_url if self.broker_url.startswith(("redis:", "rediss:")) else "rpc://"
+
+
+def celery_settings(env: Mapping[str, str]) -> CelerySettings:
+    broker = (env.get("CLAIMWATCH_BROKER") or DEFAULT_BROKER).strip()
+    if broker.split(":", 1)[0].lower() not in BROKER_SCHEMES or "://" not in broker:
+        raise ConfigError("CLAIMWATCH_BROKER must be a redis:// or amqp:// URL "
+                          f"(e.g. redis://127.0.0.1:6379/0), not {broker.split('@')[-1]!r}")
+    return CelerySettings(
+        broker_url=broker,
+        result_backend=(env.get("CLAIMWATCH_RESULT_BACKEND") or "").strip() or None,
+        queue=(env.get("CLAIMWATCH_QUEUE") or "").strip() or DEFAULT_QUEUE,
+        visibility_timeout=_number(env, "CLAIMWATCH_VISIBILITY_TIMEOUT", 3600.0, 1, 7 * 86400),
+        busy_retry=_number(env, "CLAIMWATCH_BUSY_RETRY", 30.0, 0.1, 3600),
+        busy_max_wait=_number(env, "CLAIMWATCH_BUSY_MAX_WAIT", 3600.0, 0, 7 * 86400),
+        result_timeout=_number(env, "CLAIMWATCH_RESULT_TIMEOUT", 6 * 3600.0, 1, 30 * 86400),
+    )
+
+
+def _executor(value: str | None) -> str:
+    executor = (value or "local").strip().lower() or "local"
+    if executor not in EXECUTORS:
+        raise ConfigError(f"CLAIMWATCH_EXECUTOR must be one of {', '.join(EXECUTORS)}, not {value!r}")
+    return executor
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +119,32 @@ class Settings:
     outage_loss_share: float = 0.8
     outage_min_statements: int = 5
     db_busy_timeout: float = DEFAULT_BUSY_TIMEOUT  # CLAIMWATCH_DB_BUSY_TIMEOUT (SQLite)
-    max_parallel_crawls: int = 2
-    # processes that normalise, extract and store a crawl's pages beside the Scrapy process (0: in it)
+    # sites crawled at once by one crawl process (CLAIMWATCH_MAX_PARALLEL): sites in flight, not processes
+    max_parallel_crawls: int = 16
+    # processes of the crawl's pool that extract statements from changed pages (0: in the crawl process)
     crawl_workers: int = 2
+    # the crawl (crawler/process.py turns these into Scrapy settings)
+    throttle_start_delay: float = 0.5  # CLAIMWATCH_THROTTLE_START_DELAY: AutoThrottle's first delay per host
+    download_timeout: int = 30  # CLAIMWATCH_DOWNLOAD_TIMEOUT, seconds
+    download_maxsize: int = 5 * 1024 * 1024  # CLAIMWATCH_DOWNLOAD_MAXSIZE, bytes
+    retry_backoff_base: float = 1.0  # CLAIMWATCH_RETRY_BACKOFF_BASE: seconds before the first retry
+    warc_max_bytes: int = 100 * 1024 * 1024  # CLAIMWATCH_WARC_MAX_BYTES: WARC files rotate past this
+    screenshots: bool = True  # CLAIMWATCH_SCREENSHOTS=0: no screenshots of changed pages after a crawl
     chromium_path: str = DEFAULT_CHROMIUM
     send_empty: bool = False
+    executor: str = "local"  # CLAIMWATCH_EXECUTOR: where the daemon's crawls run, "local" or "celery"
+    celery: CelerySettings = field(default_factory=CelerySettings)  # CLAIMWATCH_BROKER, ... (docs/scaling.md)
+    # CLAIMWATCH_EVIDENCE: where WARC records and screenshots are kept, "local" (the data folder) or
+    # "database" (tables any machine sharing the database reads; docs/evidence.md)
+    evidence_store: str = "local"
+    # the web app (`claimwatch serve`, docs/webapp.md): CLAIMWATCH_SECRET_KEY signs its session cookies (else a
+    # key generated once into the data folder); CLAIMWATCH_WEB_PROXIES reverse proxies whose X-Forwarded-*
+    # headers are believed; CLAIMWATCH_WEB_SECURE_COOKIES=1 behind HTTPS; CLAIMWATCH_WEB_SESSION_HOURS
+    secret_key: str | None = field(default=None, repr=False)
+    web_proxies: int = 0
+    web_secure_cookies: bool = False
+    web_session_hours: float = 12.0
+    web_url: str | None = None  # CLAIMWATCH_WEB_URL: the app's public address, linked from every reported change
 
     @property
     def outbox_dir(self) -> Path:
@@ -129,6 +205,13 @@ def _split(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
 
+def _evidence_store(value: str | None) -> str:
+    store = (value or "local").strip().lower() or "local"
+    if store not in EVIDENCE_STORES:
+        raise ConfigError(f"CLAIMWATCH_EVIDENCE must be one of {', '.join(EVIDENCE_STORES)}, not {value!r}")
+    return store
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, db_url: str | None = None,
                   cwd: Path | None = None) -> Settings:
     """Build the settings from the environment; ``db_url`` (a flag) wins over ``CLAIMWATCH_DB``."""
@@ -158,10 +241,24 @@ def load_settings(env: Mapping[str, str] | None = None, *, db_url: str | None = 
         outage_loss_share=_number(env, "CLAIMWATCH_OUTAGE_LOSS_SHARE", 0.8, 0.05, 1.0),
         outage_min_statements=_whole(env, "CLAIMWATCH_OUTAGE_MIN_STATEMENTS", 5, 1, 10_000),
         db_busy_timeout=_number(env, "CLAIMWATCH_DB_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT, 0.1, 3600),
-        max_parallel_crawls=int(env.get("CLAIMWATCH_MAX_PARALLEL") or 2),
+        max_parallel_crawls=_whole(env, "CLAIMWATCH_MAX_PARALLEL", 16, 1, 1000),
         crawl_workers=_workers(env.get("CLAIMWATCH_CRAWL_WORKERS")),
+        throttle_start_delay=_number(env, "CLAIMWATCH_THROTTLE_START_DELAY", 0.5, 0, 60),
+        download_timeout=_whole(env, "CLAIMWATCH_DOWNLOAD_TIMEOUT", 30, 1, 3600),
+        download_maxsize=_whole(env, "CLAIMWATCH_DOWNLOAD_MAXSIZE", 5 * 1024 * 1024, 1024, 1 << 31),
+        retry_backoff_base=_number(env, "CLAIMWATCH_RETRY_BACKOFF_BASE", 1.0, 0, 600),
+        warc_max_bytes=_whole(env, "CLAIMWATCH_WARC_MAX_BYTES", 100 * 1024 * 1024, 1024, 1 << 40),
+        screenshots=(env.get("CLAIMWATCH_SCREENSHOTS") or "1").lower() not in {"0", "false", "no", "off"},
         chromium_path=env.get("CLAIMWATCH_CHROMIUM") or DEFAULT_CHROMIUM,
         send_empty=(env.get("CLAIMWATCH_SEND_EMPTY") or "").lower() in {"1", "true", "yes"},
+        executor=_executor(env.get("CLAIMWATCH_EXECUTOR")),
+        celery=celery_settings(env),
+        evidence_store=_evidence_store(env.get("CLAIMWATCH_EVIDENCE")),
+        secret_key=env.get("CLAIMWATCH_SECRET_KEY") or None,
+        web_proxies=_whole(env, "CLAIMWATCH_WEB_PROXIES", 0, 0, 10),
+        web_secure_cookies=(env.get("CLAIMWATCH_WEB_SECURE_COOKIES") or "").lower() in _TRUE,
+        web_session_hours=_number(env, "CLAIMWATCH_WEB_SESSION_HOURS", 12.0, 0.1, 24 * 30),
+        web_url=(env.get("CLAIMWATCH_WEB_URL") or "").strip().rstrip("/") or None,
     )
 
 

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-try:
-    import fcntl
-except ImportError:  # not POSIX: SQLite's busy timeout alone orders the writers
-    fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
@@ -90,90 +83,6 @@ def make_engine(db_url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> E
         return create_engine(url, pool_pre_ping=True)
     except ImportError as exc:  # the driver is not installed
         raise DatabaseError(f"cannot use database URL {url.render_as_string()!r}: {exc}") from exc
-
-
-def sqlite_file(engine: Engine) -> str | None:
-    """The path of the engine's SQLite database file; None for an in-memory one or another database."""
-    url = engine.url
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    return url.database
-
-
-class WriteLock:
-    """Serialises claimwatch's writers to one SQLite file across processes, waking a waiter the moment the
-    holder is done.
-
-    SQLite lets one writer in at a time and makes the others poll: its busy handler sleeps 1, 2, 5, 10...
-    ms between tries, so two page workers storing at once lose a millisecond or more per page to sleeping
-    while the lock is long free. An ``flock`` on a file beside the database (``<db>.writelock``) is
-    granted by the kernel as soon as it is released. Writers that do not take it (the ``sqlite3`` shell,
-    another program) still meet SQLite's own lock and busy timeout: this lock only orders claimwatch's.
-    For PostgreSQL, an in-memory database, or a folder where the lock file cannot be made, it does nothing.
-    """
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    @classmethod
-    def for_engine(cls, engine: Engine) -> WriteLock:
-        database = sqlite_file(engine)
-        return cls(Path(database + ".writelock") if database else None)
-
-    def _open(self) -> int | None:
-        if self._fd is None and self.path is not None:
-            try:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            except OSError:
-                self.path = None  # read-only folder: rely on SQLite's busy timeout alone
-        return self._fd
-
-    @contextlib.contextmanager
-    def held(self, wait: bool = True) -> Iterator[bool]:
-        """Hold the lock for the ``with`` block, which gets True; with ``wait=False``, False at once
-        (and the lock not held) when another writer has it."""
-        fd = self._open()
-        if fd is None or fcntl is None:
-            yield True
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-def defer_checkpoints(engine: Engine) -> bool:
-    """Stop this engine's SQLite connections from checkpointing the WAL at the end of a commit (SQLite's
-    default, every 1,000 pages of WAL): the caller runs ``checkpoint`` itself, outside its write lock.
-
-    A checkpoint copies the WAL into the database and syncs both files to disk, which on a busy disk takes
-    up to a second; run by the commit, it kept the other page workers waiting for the write lock all that
-    time. False (nothing changed) for other databases."""
-    if sqlite_file(engine) is None:
-        return False
-
-    def no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
-
-    event.listen(engine, "connect", no_autocheckpoint)
-    return True
-
-
-def checkpoint(connection: Any) -> None:
-    """A PASSIVE WAL checkpoint on a SQLite DBAPI connection: as much as no reader needs, blocking no
-    writer."""
-    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -1,8 +1,11 @@
 """The executor seam: where the scheduler sends a site's crawl, without knowing how or where it runs.
 
-``LocalProcessExecutor`` runs each crawl as a ``scrapy crawl`` subprocess of this machine, at most
-``max_parallel`` at a time, under the site's lease. A distributed executor (a task queue with workers on
-other machines) implements the same two methods and the scheduler does not change.
+``LocalProcessExecutor`` runs the crawls on this machine, in ONE crawl process shared by every crawl in
+flight (``monitor.crawl.CrawlProcess``: sites that come due together are crawled side by side, at most
+``max_parallel`` at a time, each under its site's lease); the process ends when no crawl is left in it, and
+the next due crawl starts a new one. A distributed executor (a task queue with workers on
+other machines) implements the same two methods and the scheduler does not change: ``CeleryExecutor``
+(``monitor.celery_executor``), chosen with ``CLAIMWATCH_EXECUTOR=celery`` through ``make_executor``.
 
 >>> executor = LocalProcessExecutor(sessions, settings, max_parallel=2)    # doctest: +SKIP
 >>> executor.submit("acme").result().status                                # doctest: +SKIP
@@ -15,7 +18,6 @@ import contextlib
 import logging
 import os
 import signal
-import subprocess
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -25,8 +27,15 @@ from typing import Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import Settings
-from monitor.crawl import RunSummary, crawl_site
-from monitor.leases import DEFAULT_TTL, lease_holder
+from monitor.crawl import (
+    CrawlProcess,
+    CrawlRefused,
+    RunSummary,
+    SharedCrawlProcess,
+    prepare_crawl,
+    run_jobs_failed,
+)
+from monitor.leases import DEFAULT_TTL, hold_lease, lease_holder
 from monitor.models import CrawlRun
 
 log = logging.getLogger(__name__)
@@ -54,8 +63,20 @@ class CrawlExecutor(Protocol):
         ...
 
 
+def make_executor(sessions: sessionmaker[Session], settings: Settings, *,
+                  lease_ttl: float = DEFAULT_TTL) -> CrawlExecutor:
+    """The executor ``settings.executor`` names: ``local`` (crawl subprocesses here, at most
+    ``max_parallel_crawls`` at a time) or ``celery`` (tasks for `claimwatch worker` processes, docs/scaling.md)."""
+    if settings.executor == "celery":
+        from monitor.celery_executor import CeleryExecutor
+
+        return CeleryExecutor(settings)
+    return LocalProcessExecutor(sessions, settings, settings.max_parallel_crawls, lease_ttl=lease_ttl)
+
+
 class LocalProcessExecutor:
-    """Crawl subprocesses on this machine: a thread per running crawl, each managing one Popen child."""
+    """Crawls on this machine: a thread per crawl (its lease, its plan, waiting for its summary), all of them
+    in one shared crawl process while they overlap."""
 
     def __init__(self, sessions: sessionmaker[Session], settings: Settings, max_parallel: int | None = None,
                  *, lease_ttl: float = DEFAULT_TTL, kill_grace: float = KILL_GRACE) -> None:
@@ -64,9 +85,11 @@ class LocalProcessExecutor:
         self.max_parallel = max(1, max_parallel or settings.max_parallel_crawls)
         self.lease_ttl = lease_ttl
         self.kill_grace = kill_grace
-        self._pool = ThreadPoolExecutor(self.max_parallel, thread_name_prefix="crawl")
+        # threads wait on their crawl (lease, plan, summary); the crawl process runs max_parallel at once
+        self._pool = ThreadPoolExecutor(4 * self.max_parallel, thread_name_prefix="crawl")
         self._lock = threading.Lock()
-        self._children: dict[str, subprocess.Popen[str]] = {}
+        self._shared = SharedCrawlProcess(sessions, settings, self.max_parallel)
+        self._children: dict[str, CrawlProcess] = {}
         self._futures: set[Future[RunSummary]] = set()
         self._stopped: dict[int, str] = {}  # pid -> why we signalled it
         self._closed = False
@@ -81,7 +104,7 @@ class LocalProcessExecutor:
         return future
 
     def running(self) -> dict[str, int]:
-        """Site name -> pid of its crawl subprocess, for the crawls running now."""
+        """Site name -> pid of the crawl process crawling it, for the crawls running now."""
         with self._lock:
             return {site: process.pid for site, process in self._children.items()}
 
@@ -107,31 +130,44 @@ class LocalProcessExecutor:
     # --- inside the worker threads ---------------------------------------------------------------------
 
     def _crawl(self, site_name: str) -> RunSummary:
-        child: list[subprocess.Popen[str]] = []
+        # A holder per crawl, not per executor: two jobs of one site in this process (a catch-up and its
+        # cron) must not share the lease.
+        with hold_lease(self.sessions, site_name, lease_holder(), ttl=self.lease_ttl):
+            try:
+                job = prepare_crawl(self.sessions, self.settings, site_name)
+            except CrawlRefused as exc:
+                return RunSummary(site_name, exc.run_id, "failed", detail=str(exc))
 
-        def started(process: subprocess.Popen[str]) -> None:
-            child.append(process)
-            with self._lock:
-                self._children[site_name] = process
-                closed = self._closed
-            log.info("site %s: crawl started (pid %d)", site_name, process.pid)
-            if closed:  # the stop came while the crawl was being prepared
-                self._signal(process, signal.SIGTERM, "the daemon stopped while the crawl was starting")
+            def submitted(process: CrawlProcess) -> None:
+                with self._lock:
+                    self._children[site_name] = process
+                    closed = self._closed
+                log.info("site %s: crawl started (pid %d)", site_name, process.pid)
+                if closed:  # the stop came while the crawl was being prepared
+                    self._signal(process, signal.SIGTERM, "the daemon stopped while the crawl was starting")
 
-        try:
-            # A holder per crawl, not per executor: two jobs of one site in this process (a catch-up and
-            # its cron) must not share the lease.
-            summary = crawl_site(self.sessions, self.settings, site_name, holder=lease_holder(),
-                                 lease_ttl=self.lease_ttl, on_start=started)
-        finally:
-            with self._lock:
-                self._children.pop(site_name, None)
+            try:
+                summary = self._shared.run(job, submitted)
+            except Exception as exc:  # noqa: BLE001 - recorded as the site's failed run, never lost
+                summary = run_jobs_failed(self.sessions, [job], exc)[site_name]
+            finally:
+                with self._lock:
+                    self._children.pop(site_name, None)
+        pid = self._pid_of(summary)
         with self._lock:
-            why = self._stopped.pop(child[0].pid, None) if child else None
+            why = self._stopped.get(pid) if pid else None
         if why is not None and summary.status != "interrupted":
-            # Stopped by us: an interrupted run, whether it exited cleanly (0) or by the signal (-9).
+            # Stopped by us: an interrupted run, whether it exited cleanly or by the signal.
             summary = self._record_interrupted(summary, why)
         return summary
+
+    def _pid_of(self, summary: RunSummary) -> int | None:
+        try:
+            with self.sessions.begin() as session:
+                run = session.get(CrawlRun, summary.run_id)
+                return run.pid if run is not None else None
+        except Exception:  # noqa: BLE001 - only used to tell whether we stopped it
+            return None
 
     def _forget(self, future: Future[RunSummary]) -> None:
         with self._lock:
@@ -141,18 +177,25 @@ class LocalProcessExecutor:
 
     def _stop_children(self, signum: signal.Signals, why: str) -> None:
         with self._lock:
-            children = dict(self._children)
-        for site, process in children.items():
-            if process.poll() is None:
-                log.warning("site %s: %s", site, why)
+            processes = {process.pid: process for process in self._children.values()}
+        current = self._shared.current()
+        if current is not None:
+            processes[current.pid] = current
+        for process in processes.values():
+            if not process.exited.is_set():
+                log.warning("crawl process %d: %s", process.pid, why)
                 self._signal(process, signum, why)
 
-    def _signal(self, process: subprocess.Popen[str], signum: signal.Signals, why: str) -> None:
+    def _signal(self, process: CrawlProcess, signum: signal.Signals, why: str) -> None:
         with self._lock:
             self._stopped.setdefault(process.pid, why)
-        # The crawl is a session leader (start_new_session): signal its group, browser helpers included.
+        # The crawl is a session leader (start_new_session): SIGTERM to it alone (it stops its crawls and
+        # stores what was fetched), SIGKILL to its whole group (pool processes, browsers)
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signum)
+            if signum == signal.SIGKILL:
+                os.killpg(process.pid, signum)
+            else:
+                os.kill(process.pid, signum)
 
     def _record_interrupted(self, summary: RunSummary, why: str) -> RunSummary:
         try:

@@ -302,3 +302,122 @@ class DaemonHeartbeat(Base):
     holder: Mapped[str] = mapped_column(String(200))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     beat_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WarcRecord(Base):
+    """WARC records kept in the database (``CLAIMWATCH_EVIDENCE=database``, monitor/warcdb.py): one row per
+    fetch (its ``response`` and ``request`` records, or its ``metadata`` record) or per archive (its
+    ``warcinfo``), as the gzip members a WARC file would hold. A fetch row points here as ``warc_path``
+    ``db:<prefix>`` and ``warc_offset`` the row's id."""
+
+    __tablename__ = "warc_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(200), index=True)  # <site>-run<run>-w<worker>
+    record_type: Mapped[str] = mapped_column(String(16))  # the first record's WARC-Type
+    target_uri: Mapped[str | None] = mapped_column(String(2048))
+    written_at: Mapped[datetime] = mapped_column(default=utcnow)
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ScreenshotBlob(Base):
+    """A screenshot PNG kept in the database (``CLAIMWATCH_EVIDENCE=database``), once per SHA-256."""
+
+    __tablename__ = "screenshot"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- the web app (monitor/web, docs/webapp.md): accounts, sign-in attempts, audit log, triage, mutes ---------
+
+
+class WebUser(Base):
+    """An analyst's account for `claimwatch serve`: viewer < analyst < admin. ``auth_epoch`` is part of every
+    session cookie; bumping it (new password, account disabled) ends that user's sessions everywhere."""
+
+    __tablename__ = "web_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, with its parameters and salt
+    role: Mapped[str] = mapped_column(String(16))  # viewer | analyst | admin
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    auth_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+
+class LoginAttempt(Base):
+    """One sign-in attempt, kept to throttle guessing across every worker and machine."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_name_at", "name", "at"), Index("ix_login_attempt_ip_at", "ip", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    name: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64))
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuditEntry(Base):
+    """Who did what, when, from where: every sign-in, triage, mute, crawl, download and admin action."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("web_user.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(100))  # the user's name, or "cli:<os user>"
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(500), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class Triage(Base):
+    """An analyst's decision about one change or one page event: ``acknowledged`` or ``escalated``."""
+
+    __tablename__ = "triage"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    change_id: Mapped[int | None] = mapped_column(ForeignKey("change.id", ondelete="CASCADE"), unique=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), unique=True)
+    state: Mapped[str] = mapped_column(String(16))  # acknowledged | escalated
+    note: Mapped[str] = mapped_column(Text, default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("web_user.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StatementMute(Base):
+    """A muted statement of one page (its normalised key): later changes to it are kept, shown in the web
+    app, and left out of digests and alerts while the mute stands (``lifted_at`` unset)."""
+
+    __tablename__ = "statement_mute"
+    __table_args__ = (Index("ix_statement_mute_page_key", "page_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("page.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    type: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("web_user.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lifted_at: Mapped[datetime | None]
+    lifted_by: Mapped[str | None] = mapped_column(String(100))
+
+
+#: The full-text index of statements made by migration 0005: on SQLite an FTS5 virtual table with its shadow
+#: tables (kept in step by triggers), on PostgreSQL a GIN index on to_tsvector; they have no model, so schema
+#: comparisons skip them.
+SEARCH_OBJECTS: frozenset[str] = frozenset({"statement_fts", "statement_fts_data", "statement_fts_idx",
+                                            "statement_fts_docsize", "statement_fts_config", "ix_statement_text_fts"})

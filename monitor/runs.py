@@ -1,9 +1,13 @@
-"""Crawl runs: started, finished, failed or interrupted; stale runs of dead processes are closed."""
+"""A crawl run's life, in one place: started (``start_run``, by `claimwatch crawl` before the crawl process
+starts), ended by the crawl process once its pages are stored (``end_run``), or, when that process could not,
+by `claimwatch crawl` from how it exited (``finish_run``, ``mark_interrupted``); runs left 'running' by a
+process that no longer exists are closed (``close_stale_runs``)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -11,6 +15,11 @@ from sqlalchemy.orm import Session
 from monitor.fetch_errors import UNREACHABLE, unreachable_reason
 from monitor.models import Change, CrawlRun, Fetch, Snapshot, utcnow
 from monitor.processes import pid_alive
+
+if TYPE_CHECKING:
+    from monitor.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 def start_run(session: Session, site_id: int, log_path: str | None = None) -> CrawlRun:
@@ -36,6 +45,32 @@ def finish_run(session: Session, run_id: int, status: str, detail: str | None = 
     if detail:
         run.detail = detail[-4000:]
     count_run(session, run)
+
+
+def end_run(settings: Settings, run_id: int, status: str, detail: str | None = None, *,
+            screenshots: bool = False) -> int:
+    """The end of a site's crawl, once every page is stored: its screenshots first (``screenshots``: the
+    pages that got a high or medium change), then how it ended and its counts (``finish_run``). Returns the
+    screenshots taken. Blocking (sync Playwright, the database): called off the crawl's event loop."""
+    from monitor.db import make_engine, make_session_factory
+
+    taken = 0
+    if screenshots:
+        from monitor.screenshots import capture_run_screenshots
+
+        try:
+            taken = capture_run_screenshots(settings, run_id)
+        except Exception as exc:  # noqa: BLE001 - missing screenshots must not fail a finished crawl
+            log.error("screenshots failed: %s", exc)
+        if taken:
+            log.info("took %d screenshots", taken)
+    engine = make_engine(settings.db_url, busy_timeout=settings.db_busy_timeout)
+    try:
+        with make_session_factory(engine).begin() as session:
+            finish_run(session, run_id, status, detail=detail)
+    finally:
+        engine.dispose()
+    return taken
 
 
 def _unreachable(session: Session, run_id: int) -> str | None:
@@ -76,12 +111,26 @@ def count_run(session: Session, run: CrawlRun) -> None:
 
 
 def close_stale_runs(session: Session, site_id: int | None = None) -> int:
-    """Runs left 'running' by a process that no longer exists are recorded as interrupted."""
+    """Runs left 'running' by a process that no longer exists are recorded as interrupted.
+
+    For one site (``site_id``: its crawl is about to start, under its lease) every such run of it; for all
+    sites (a daemon starting), not the runs of a site whose lease is held and unexpired: that site is being
+    crawled now, perhaps on another machine (a Celery worker), where its pid means nothing here."""
+    from monitor.leases import holder_is_dead_here
+    from monitor.models import SiteLease
+
     query = select(CrawlRun).where(CrawlRun.status == "running")
     if site_id is not None:
         query = query.where(CrawlRun.site_id == site_id)
+    leased: set[int] = set()
+    if site_id is None:
+        now = utcnow()
+        leased = {lease.site_id for lease in session.scalars(select(SiteLease))
+                  if lease.expires_at > now and not holder_is_dead_here(lease.holder)}
     closed = 0
     for run in session.scalars(query):
+        if run.site_id in leased:
+            continue
         if not pid_alive(run.pid):
             finish_run(session, run.id, "interrupted", "the crawl process ended without closing the run")
             closed += 1

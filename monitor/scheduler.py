@@ -33,13 +33,12 @@ from sqlalchemy.exc import IntegrityError
 from monitor import mail
 from monitor.config import DaemonSettings, Settings
 from monitor.crawl import CrawlError, RunSummary
-from monitor.cron import CronError
 from monitor.db import make_session_factory
-from monitor.executor import CrawlExecutor, ExecutorClosed, LocalProcessExecutor
+from monitor.executor import CrawlExecutor, ExecutorClosed, make_executor
 from monitor.leases import LeaseBusy, LeaseError, holder_is_dead_here, lease_holder
 from monitor.models import CrawlRun, DaemonHeartbeat, Site, utcnow
 from monitor.runs import close_stale_runs
-from monitor.schedules import cron_trigger, time_zone
+from monitor.schedules import CronError, cron_trigger, time_zone
 from monitor.status import JOBS_TABLE
 
 log = logging.getLogger("monitor.daemon")
@@ -117,9 +116,7 @@ class Daemon:
     @property
     def executor(self) -> CrawlExecutor:
         if self._executor is None:
-            self._executor = LocalProcessExecutor(self.sessions, self.settings,
-                                                  self.settings.max_parallel_crawls,
-                                                  lease_ttl=self.options.lease_ttl)
+            self._executor = make_executor(self.sessions, self.settings, lease_ttl=self.options.lease_ttl)
         return self._executor
 
     # --- start ---------------------------------------------------------------------------------------------

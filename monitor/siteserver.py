@@ -171,7 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class SiteServer:
-    """Serve a folder on ``http://127.0.0.1:<free port>`` from a background thread."""
+    """Serve a folder on ``http://127.0.0.1:<free port>`` (or another loopback address) from a background thread."""
 
     def __init__(
         self,
@@ -180,8 +180,10 @@ class SiteServer:
         validators: bool = True,
         noise: bool = True,
         seed: int | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
         self._root = self._check_root(root)
+        self.host = host  # any loopback address: 127.0.1.N gives each test site a host of its own
         self.validators = validators
         self.noise = noise
         self.overrides: dict[str, tuple[int, dict[str, str], bytes]] = {}
@@ -201,10 +203,10 @@ class SiteServer:
     # --- lifecycle -------------------------------------------------------------------------------------
 
     def start(self) -> SiteServer:
-        """Bind 127.0.0.1 on a free port and serve from a daemon thread; returns self."""
+        """Bind the host (127.0.0.1) on a free port and serve from a daemon thread; returns self."""
         if self._httpd is not None:
             return self
-        httpd = _Server(("127.0.0.1", self._port_wanted), _Handler)
+        httpd = _Server((self.host, self._port_wanted), _Handler)
         httpd.site = self
         self._httpd = httpd
         self._thread = threading.Thread(
@@ -252,7 +254,7 @@ class SiteServer:
     @property
     def url(self) -> str:
         """Base URL without a trailing slash, e.g. ``http://127.0.0.1:40123``."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def root(self) -> Path:

@@ -1,55 +1,48 @@
 """ArchivePipeline: the raw body's SHA-256 (its key in the body table) and a WARC record of every fetch.
 
-Scrapy-free: it runs first in the page chain (``pipelines.chain``), in each page worker. Every worker
-writes WARC files of its own (``monitor.warc.WarcArchive``, named after the site, the run and the
-worker), opened with ``open()`` and closed with ``close()``; each item gets ``warc_path`` (relative to
-the data folder) and ``warc_offset`` (its response record, or the ``metadata`` record of a fetch that got
-no response) for the fetch row.
+First of the four pipelines. Each site's crawl writes records of its own (``monitor.warc.open_archive``:
+WARC files named after the site and the run in the data folder, or rows in the database when
+``CLAIMWATCH_EVIDENCE=database``), on the crawl's storage thread (``pipelines.services``). Each item gets
+``warc_path`` and ``warc_offset`` (its response record, or the ``metadata`` record of a fetch that got no
+response) for its fetch row.
 
-A record that cannot be written (a full disk, a read-only data folder) leaves the WARC file as it was
-(``WarcArchive`` cuts a failed write off again) and the fetch says so: no ``warc_path``/``warc_offset``,
-and ``error`` "not archived: <why>", so the fetch row is kept, as an error: the page keeps its current
-snapshot (no version is ever recorded without its archived response) and the next crawl tries again.
+A record that cannot be written (a full disk, a read-only data folder, a database that refuses it) is cut
+off again and the fetch says so: no ``warc_path``/``warc_offset``, and ``error`` "not archived: <why>", so the
+fetch row is kept as an error, the page keeps its current snapshot (no version is ever recorded without its
+archived response) and the next crawl tries again.
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+
+from scrapy.crawler import Crawler
 
 from crawler.items import PageItem
 from monitor.store import sha256_hex
-from monitor.warc import DEFAULT_MAX_BYTES, HttpExchange, WarcArchive, WarcLocation
+from monitor.warc import ArchiveWriter, HttpExchange, WarcLocation, open_archive, safe_name
+from pipelines.services import PageServices
 
 log = logging.getLogger(__name__)
 
 
 class ArchivePipeline:
-    def __init__(self, data_dir: Path | None, *, prefix: str, max_bytes: int = DEFAULT_MAX_BYTES,
-                 operator: str | None = None) -> None:
-        self.data_dir = data_dir
-        self.prefix = prefix
-        self.max_bytes = max_bytes
-        self.operator = operator
-        self.archive: WarcArchive | None = None
+    def __init__(self, services: PageServices, prefix: str) -> None:
+        self.services = services
+        self.prefix = prefix  # <site>-run<run>: the names of this crawl's records
+        self.archive: ArchiveWriter | None = None
 
-    def open(self) -> None:
-        if self.data_dir is not None:
-            self.archive = WarcArchive(self.data_dir, prefix=self.prefix, max_bytes=self.max_bytes,
-                                       operator=self.operator)
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
+        plan = crawler.settings["CLAIMWATCH_PLAN"]
+        return cls(PageServices.current(crawler.settings["CLAIMWATCH_SETTINGS"], crawler.settings.get("LOG_FILE")),
+                   f"{safe_name(plan.site)}-run{plan.run_id}")
 
-    def close(self) -> None:
-        if self.archive is not None:
-            self.archive.close()
-            self.archive = None
-
-    def process_item(self, item: PageItem) -> PageItem:
+    async def process_item(self, item: PageItem) -> PageItem:
         if item.body is not None and item.status is not None and item.status < 300:
             item.sha256 = sha256_hex(item.body)
-        if self.archive is None:
-            return item
         try:
-            location = self._write(self.archive, item)
+            location = await self.services.in_io(self._write, item)
         except OSError as exc:
             log.error("page %s not archived: %s", item.url, exc)
             why = f"not archived: {exc}"
@@ -62,11 +55,12 @@ class ArchivePipeline:
         item.raw_headers, item.request_headers = [], []  # archived
         return item
 
-    @staticmethod
-    def _write(archive: WarcArchive, item: PageItem) -> WarcLocation | None:
-        """The fetch's record: its response, or the error of a fetch that got none."""
+    def _write(self, item: PageItem) -> WarcLocation | None:
+        """The fetch's record: its response, or the error of a fetch that got none (storage thread)."""
+        if self.archive is None:
+            self.archive = open_archive(self.services.settings, prefix=self.prefix, engine=self.services.engine)
         if item.status is not None:
-            return archive.write_exchange(HttpExchange(
+            return self.archive.write_exchange(HttpExchange(
                 url=item.response_url or item.final_url or item.url,
                 status=item.status,
                 body=item.body or b"",
@@ -78,5 +72,13 @@ class ArchivePipeline:
                 payload_sha256=item.sha256,
             ))
         if item.error:
-            return archive.write_error(item.url, item.error, item.fetched_at)
+            return self.archive.write_error(item.url, item.error, item.fetched_at)
         return None
+
+    def _close(self) -> None:
+        if self.archive is not None:
+            self.archive.close()
+            self.archive = None
+
+    async def close_spider(self) -> None:
+        await self.services.in_io(self._close)

@@ -1,70 +1,95 @@
-"""StorePipeline: one transaction per page through ``monitor.store.store_page``.
+"""StorePipeline: one transaction per page (``monitor.store.store_page``), and the end of the site's run.
 
-Scrapy-free: it runs in the page workers (``pipelines.chain``), one engine per worker process, opened
-with ``open()`` and disposed with ``close()``.
+Last of the four pipelines. Each page's transaction runs on the crawl's storage thread
+(``pipelines.services``), on its one connection, with a Session joined to the transaction for the ORM work.
+A page counts as done only once it is stored, so the spider closes only when every page is.
+
+When the site's crawl closes, the run is ended by ``monitor.runs.end_run`` (screenshots of the pages that got
+a high or medium change, then the status and counts from what was stored) and the way it ended goes to
+`claimwatch crawl` on the progress pipe. A database that takes no more writes (locked, full, read-only)
+stops this site's crawl at once: the pages after it would fail too.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine
+import asyncio
+import json
+import logging
+import sys
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from crawler.items import PageItem
-from monitor.config import DEFAULT_BUSY_TIMEOUT
-from monitor.db import WriteLock, checkpoint, defer_checkpoints, make_engine
+from monitor.crawlplan import CrawlPlan
+from monitor.storage import storage_problem
 from monitor.store import FetchResult, PageContent, StoreOutcome, StoreRules, prepare_content, store_page
+from pipelines.services import PageServices
 
-# commits between this worker's WAL checkpoints (a new page writes ~10 pages of WAL: SQLite's own
-# checkpoint, every 1,000 pages of WAL, came about every 100 commits)
-CHECKPOINT_EVERY = 200
+log = logging.getLogger(__name__)
 
 
 class StorePipeline:
-    def __init__(self, db_url: str, rules: StoreRules, *, site_id: int, report_new_pages: bool = False,
-                 busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
-        self.db_url = db_url
-        self.busy_timeout = busy_timeout
-        self.rules = rules
-        self.site_id = site_id
-        self.report_new_pages = report_new_pages
-        self.engine: Engine | None = None
-        self.connection: Connection | None = None  # held for the worker's life (made again if it breaks)
-        self.lock = WriteLock(None)
-        self.checkpoints = False  # this worker checkpoints SQLite's WAL itself, outside the write lock
-        self.commits = 0
+    def __init__(self, services: PageServices, plan: CrawlPlan, crawler: Crawler | None = None) -> None:
+        self.services = services
+        self.plan = plan
+        self.crawler = crawler
+        settings = services.settings
+        self.rules = StoreRules(settings.error_threshold, settings.gone_threshold, settings.flap_history,
+                                settings.outage_rules)
+        self.failure: str | None = None  # why this site's crawl was stopped
+        self.unstored = 0  # pages the database refused (each logged with its traceback)
 
-    def open(self) -> None:
-        self.engine = make_engine(self.db_url, busy_timeout=self.busy_timeout)
-        self.checkpoints = defer_checkpoints(self.engine)
-        self.lock = WriteLock.for_engine(self.engine)
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        pipeline = cls(PageServices.current(crawler.settings["CLAIMWATCH_SETTINGS"], crawler.settings.get("LOG_FILE")),
+                       crawler.settings["CLAIMWATCH_PLAN"], crawler)
+        # a page another pipeline raised on never reaches this one: the run still counts it
+        crawler.signals.connect(pipeline.item_error, signal=signals.item_error)
+        return pipeline
 
-    def close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
-        if self.engine is not None:
-            self.engine.dispose()
-            self.engine = None
-        self.lock.close()
+    def item_error(self, item: Any, response: Any = None, spider: Any = None, failure: Any = None) -> None:
+        self.unstored += 1
 
-    def _connection(self) -> Connection:
-        assert self.engine is not None, "StorePipeline not opened"
-        if self.connection is None or self.connection.closed or self.connection.invalidated:
-            if self.connection is not None:
-                self.connection.close()
-            self.connection = self.engine.connect()
-        return self.connection
-
-    def process_item(self, item: PageItem) -> PageItem:
-        self.store(item, self.prepare(item))
+    async def process_item(self, item: PageItem) -> PageItem:
+        if self.failure is not None:
+            raise DropItem(f"not stored: {self.failure}")
+        try:
+            outcome = await self.services.in_io(self.store, item)
+        except Exception as exc:
+            problem = storage_problem(exc)
+            if problem is not None:  # a locked, full or read-only database: the pages after it would fail too
+                self._fail(f"stopped: a page could not be stored: {problem}")
+                raise DropItem(f"not stored: {problem}") from None
+            self.unstored += 1  # the database refused it: the run says so, the next crawl fetches it again
+            log.error("page %s not stored", item.url, exc_info=exc)
+            raise DropItem(f"not stored: {type(exc).__name__}: {exc}") from None
+        item.outcome = outcome.outcome
+        item.body = None  # stored; keep the item small in Scrapy's memory
+        item.content = None
+        item.blocks = []
+        archived = archive_problem(item.error)
+        if archived is not None:  # recorded as an error fetch; the data folder takes no more records
+            self._fail(f"stopped: {archived}")
         return item
 
-    def prepare(self, item: PageItem) -> FetchResult:
-        """What can be done before the page's transaction: its fetch record, and a new snapshot's rows."""
-        assert self.engine is not None, "StorePipeline not opened"
-        result = FetchResult(
-            site_id=self.site_id, run_id=item.run, url=item.url, fetched_at=item.fetched_at,
+    def _fail(self, why: str) -> None:
+        if self.failure is not None:
+            return
+        self.failure = why
+        log.error("%s: closing the crawl of %s", why, self.plan.site)
+        if self.crawler is not None and self.crawler.engine is not None:
+            asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="storage failed"))
+
+    # --- on the storage thread ---------------------------------------------------------------------------
+
+    def fetch_result(self, item: PageItem) -> FetchResult:
+        return FetchResult(
+            site_id=self.plan.site_id, run_id=item.run, url=item.url, fetched_at=item.fetched_at,
             final_url=item.final_url, status=item.status, error=item.error,
             content_type=item.headers.get("content-type"), body=item.body, sha256=item.sha256,
             elapsed_ms=item.elapsed_ms, etag=item.headers.get("etag"),
@@ -72,64 +97,79 @@ class StorePipeline:
             redirect_status=item.redirect_status, skipped=item.skipped, warc_path=item.warc_path,
             warc_offset=item.warc_offset, alias_of=item.alias_of, offsite_target=item.offsite_target,
         )
-        if item.content is not None and item.content.statements is not None:
-            prepare_content(item.content, item.body, self.engine.dialect)  # before the lock: see its docstring
-        return result
 
-    def store(self, item: PageItem, result: FetchResult, *, wait: bool = True) -> bool:
-        """Store a prepared page (``item.outcome`` set); with ``wait=False``, False at once when another
-        writer holds the write lock (nothing done: call again)."""
-        # Two workers may create the same page row at once (a redirect target also linked directly): the
-        # later transaction fails on the unique (site, url) key and, run again, finds the row the other made.
-        # A connection the server dropped (a PostgreSQL restart) fails the page's first attempt only.
+    def store(self, item: PageItem) -> StoreOutcome:
+        """The page's transaction. Two requests may create the same page row at once (a redirect target also
+        linked directly): the later fails on the unique (site, url) key and, run again, finds the row. A
+        connection the server dropped (a PostgreSQL restart) fails the page's first attempt only."""
+        result = self.fetch_result(item)
+        content: PageContent | None = item.content
+        engine = self.services.engine
+        if content is not None and content.statements is not None:
+            prepare_content(content, item.body, engine.dialect)
         for attempt in (1, 2):
+            connection = self.services.connection()
             try:
-                outcome = self._store(result, item.content, wait=wait or attempt == 2)
-                break
+                with connection.begin(), Session(bind=connection, expire_on_commit=False,
+                                                 autoflush=False) as session:
+                    outcome = store_page(session, result, content, self.rules,
+                                         report_new_pages=self.plan.report_new_pages)
+                    session.flush()
+                return outcome
             except IntegrityError:
                 if attempt == 2:
                     raise
             except DBAPIError as exc:
+                if exc.connection_invalidated:
+                    connection.close()
                 if attempt == 2 or not exc.connection_invalidated:
                     raise
-        if outcome is None:
-            return False
-        item.outcome = outcome.outcome
-        # the body is stored; drop it so the item stays small
-        item.body = None
-        item.content = None
-        return True
+        raise AssertionError("unreachable")
 
-    def _store(self, result: FetchResult, content: PageContent | None, *, wait: bool = True) -> StoreOutcome | None:
-        """One page's transaction, holding the write lock from its first statement to its commit only.
+    # --- the end of the site's crawl ---------------------------------------------------------------------
 
-        On the worker's one connection, held for its life, with a Session joined to the transaction for
-        the ORM work some pages need (events, changes): checking a pooled connection out and in, and the
-        Session's own transaction, cost about a third of a new page's store. Nothing is locked in the
-        database until the first write (where SQLite's driver begins the transaction). None, with
-        ``wait=False``, when another writer holds the lock."""
-        connection = self._connection()
+    async def close_spider(self) -> None:
+        from monitor.runs import end_run
+
+        reason = "finished"
+        if self.crawler is not None and self.crawler.stats is not None:
+            reason = str(self.crawler.stats.get_value("finish_reason") or "finished")
+        detail: str | None
+        status, detail = "interrupted", reason or None
+        if self.failure is not None:
+            status, detail = "failed", self.failure
+        elif reason == "finished":
+            status, detail = "finished", None
+            if self.unstored:
+                detail = (f"{self.unstored} fetched page{'s' if self.unstored > 1 else ''} could not be stored "
+                          "(see the log); the next crawl fetches them again")
+        photograph = self.services.settings.screenshots and status == "finished"
+        recorded = True
         try:
-            with self.lock.held(wait) as held:
-                if not held:
-                    return None
-                transaction = connection.begin()
-                session = Session(bind=connection, expire_on_commit=False, autoflush=False)
-                try:
-                    outcome = store_page(session, result, content, self.rules,
-                                         report_new_pages=self.report_new_pages)
-                    session.flush()
-                    transaction.commit()
-                except BaseException:
-                    transaction.rollback()
-                    raise
-                finally:
-                    session.close()
-        except DBAPIError as exc:
-            if exc.connection_invalidated:  # the server went away: a new connection for the next page
-                connection.close()
-            raise
-        self.commits += 1
-        if self.checkpoints and self.commits % CHECKPOINT_EVERY == 0:
-            checkpoint(connection.connection.driver_connection)
-        return outcome
+            # a thread of its own: screenshots (sync Playwright) take seconds, and other sites' pages are
+            # still being stored meanwhile
+            await asyncio.to_thread(end_run, self.services.settings, self.plan.run_id, status, detail,
+                                    screenshots=photograph)
+        except Exception as exc:  # noqa: BLE001 - `claimwatch crawl` records the run from the line below
+            log.error("could not close run %d: %s", self.plan.run_id, exc)
+            recorded = False
+        report_run_end(self.plan.site, status, detail, recorded=recorded)
+
+
+def archive_problem(error: str | None) -> str | None:
+    """The storage problem (``monitor.storage``) of a fetch whose record could not be archived
+    (``pipelines.archive``: "not archived: <why>"), or None: a full or read-only data folder stops the crawl,
+    any other archiving failure is that page's alone."""
+    if not error or "not archived: " not in error:
+        return None
+    problem = storage_problem(error.split("not archived: ", 1)[1])
+    return f"cannot write the data folder: {problem}" if problem is not None else None
+
+
+def report_run_end(site: str, status: str, detail: str | None, *, recorded: bool = True) -> None:
+    """Tell `claimwatch crawl` (``monitor.crawl``) how a site's run ended, once it is closed, on the progress
+    pipe: it records the run itself when this process could not (``recorded`` False: a locked or full
+    database)."""
+    run = {"status": status, "detail": detail, "recorded": recorded}
+    sys.stdout.write(json.dumps({"site": site, "run": run}) + "\n")
+    sys.stdout.flush()

@@ -1,5 +1,6 @@
-"""Shared fixtures: real databases (SQLite always, PostgreSQL when CLAIMWATCH_TEST_PG_URL is set), the
-local fixture HTTP server, and a runner for the `claimwatch` CLI.
+"""Shared fixtures: real databases (SQLite always, PostgreSQL when CLAIMWATCH_TEST_PG_URL is set), real
+Celery brokers (Redis and RabbitMQ, CLAIMWATCH_TEST_REDIS_URL and CLAIMWATCH_TEST_AMQP_URL), the local
+fixture HTTP server, and a runner for the `claimwatch` CLI.
 
 With CLAIMWATCH_REQUIRE_SERVICES=1 (CI sets it) a missing PostgreSQL or Chromium fails the test instead
 of skipping it.
@@ -84,6 +85,45 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_base_url: str | No
         yield url
     finally:
         drop()
+
+
+@pytest.fixture
+def pg_url(pg_base_url: str | None) -> Iterator[str]:
+    """An empty PostgreSQL database (for what only a shared server does, e.g. several workers' machines)."""
+    if not pg_base_url:
+        skip_or_fail("PostgreSQL tests need CLAIMWATCH_TEST_PG_URL (e.g. postgresql+psycopg://postgres@127.0.0.1/postgres)")
+    assert pg_base_url is not None
+    url, drop = _create_pg_database(pg_base_url)
+    try:
+        yield url
+    finally:
+        drop()
+
+
+BROKER_VARIABLES = {"redis": "CLAIMWATCH_TEST_REDIS_URL", "amqp": "CLAIMWATCH_TEST_AMQP_URL"}
+BROKER_EXAMPLES = {"redis": "redis://127.0.0.1:6379/0", "amqp": "amqp://guest:guest@127.0.0.1:5672//"}
+
+
+@pytest.fixture(params=["redis", "amqp"])
+def broker_url(request: pytest.FixtureRequest) -> str:
+    """A reachable Celery broker of each kind: Redis (CLAIMWATCH_TEST_REDIS_URL) and RabbitMQ
+    (CLAIMWATCH_TEST_AMQP_URL); skipped, or failed under CLAIMWATCH_REQUIRE_SERVICES=1, when unset or down."""
+    from kombu import Connection
+    from kombu.utils.url import maybe_sanitize_url
+
+    variable = BROKER_VARIABLES[request.param]
+    url = os.environ.get(variable)
+    if not url:
+        skip_or_fail(f"{request.param} broker tests need {variable} (e.g. {BROKER_EXAMPLES[request.param]})")
+    assert url is not None
+    connection = Connection(url, connect_timeout=5)
+    try:
+        connection.ensure_connection(max_retries=0, timeout=5)
+    except Exception as exc:  # noqa: BLE001
+        skip_or_fail(f"the broker at {maybe_sanitize_url(url)} ({variable}) is not reachable: {exc}")
+    finally:
+        connection.release()
+    return url
 
 
 @pytest.fixture

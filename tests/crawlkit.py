@@ -138,3 +138,42 @@ def shop_page(name: str, status: int = 200,
     return PageItem(url=url, final_url=url, status=status, headers={"content-type": "text/html"},
                     body=f"<html><body><p>{text}</p></body></html>".encode(), fetched_at=datetime.now(UTC),
                     site="shop", run=None)
+
+
+class PagePipelines:
+    """The crawl's four item pipelines (archive -> normalise -> extract -> store) run on items directly,
+    without Scrapy's engine (no crawl, no network): what the crawl process does with each fetched page.
+    Extraction runs in the calling thread (``crawl_workers=0``) unless ``settings`` says otherwise."""
+
+    def __init__(self, settings: Any, site_id: int, *, site: str = "shop", run_id: int = 0) -> None:
+        from monitor.crawlplan import CrawlPlan
+        from pipelines.archive import ArchivePipeline
+        from pipelines.extract import ExtractPipeline
+        from pipelines.normalize import NormalizePipeline
+        from pipelines.services import PageServices
+        from pipelines.store import StorePipeline
+
+        self.services = PageServices(settings)
+        plan = CrawlPlan(site=site, site_id=site_id, run_id=run_id, start_urls=["http://127.0.0.1:1/"],
+                         allow=[], max_pages=1000, render_js=False)
+        self.archive = ArchivePipeline(self.services, f"{site}-run{run_id}")
+        self.normalize = NormalizePipeline()
+        self.extract = ExtractPipeline(self.services)
+        self.store = StorePipeline(self.services, plan)
+
+    def process(self, item: PageItem) -> PageItem:
+        import asyncio
+
+        async def chain() -> PageItem:
+            done = await self.archive.process_item(item)
+            done = self.normalize.process_item(done)
+            done = await self.extract.process_item(done)
+            return await self.store.process_item(done)
+
+        return asyncio.run(chain())
+
+    def close(self) -> None:
+        import asyncio
+
+        asyncio.run(self.archive.close_spider())
+        self.services.close()

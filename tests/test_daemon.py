@@ -22,9 +22,11 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import crontab_cases
 import pytest
 from sqlalchemy import select, update
 
@@ -33,7 +35,7 @@ from monitor.crawl import RunSummary
 from monitor.db import make_engine, make_session_factory, upgrade
 from monitor.models import Change, CrawlRun, DaemonHeartbeat, Site
 from monitor.scheduler import Daemon
-from monitor.schedules import cron_trigger, crontab_weekdays
+from monitor.schedules import CronError, cron_trigger, crontab_weekdays
 from monitor.sites import remove_site, upsert_sites
 from monitor.status import collect_status
 from monitor.watchlist import SiteSpec
@@ -339,13 +341,28 @@ def test_crontab_weekdays_are_not_apschedulers() -> None:
     """crontab says 0 = Sunday, APScheduler 3 says 0 = Monday: the daemon speaks crontab."""
     assert crontab_weekdays("1-5") == "mon,tue,wed,thu,fri"
     assert crontab_weekdays("0") == crontab_weekdays("7") == "sun"
-    assert crontab_weekdays("5-7") == "fri,sat,sun"
+    assert crontab_weekdays("5-7") == crontab_weekdays("fri-sun") == "fri,sat,sun"
     assert crontab_weekdays("sat,sun") == "sat,sun"
-    trigger = cron_trigger("0 6 * * 1", "UTC")
-    from datetime import UTC, datetime
 
-    monday = trigger.get_next_fire_time(None, datetime(2026, 3, 3, tzinfo=UTC))  # a Tuesday
-    assert monday == datetime(2026, 3, 9, 6, 0, tzinfo=UTC) and monday.weekday() == 0
+
+@pytest.mark.parametrize(("line", "expected"), crontab_cases.GOOD, ids=[line for line, _ in crontab_cases.GOOD])
+def test_the_daemon_fires_when_crontab_would(line: str, expected: list[str]) -> None:
+    # the same table as the watchlist's (test_watchlist): what one accepts, the other accepts
+    trigger = cron_trigger(line, "UTC")
+    fired: list[str] = []
+    previous, now = None, crontab_cases.START
+    for _ in expected:
+        previous = trigger.get_next_fire_time(previous, now)
+        fired.append(crontab_cases.shown(previous))
+        now = previous + timedelta(seconds=1)
+    assert fired == expected
+
+
+@pytest.mark.parametrize(("line", "message"), crontab_cases.BAD, ids=[line or "empty" for line, _ in crontab_cases.BAD])
+def test_the_daemon_refuses_a_bad_line_as_the_watchlist_does(line: str, message: str) -> None:
+    with pytest.raises(CronError) as refused:
+        cron_trigger(line, "UTC")
+    assert message in str(refused.value) and "\n" not in str(refused.value)
 
 
 class RecordingExecutor:

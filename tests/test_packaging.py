@@ -23,10 +23,11 @@ def test_wheel_carries_migrations_templates_and_demo_sites(tmp_path: Path) -> No
     share = f"{data}/data/share/claimwatch"
     for path in REPO.joinpath("alembic", "versions").glob("*.py"):
         assert f"{share}/alembic/versions/{path.name}" in names
-    for path in REPO.joinpath("templates").iterdir():
-        assert f"{share}/templates/{path.name}" in names
+    for path in REPO.joinpath("templates").rglob("*"):  # the web app's in templates/web/ too
+        if path.is_file():
+            assert f"{share}/templates/{path.relative_to(REPO / 'templates').as_posix()}" in names
     assert {f"{share}/alembic.ini", f"{share}/alembic/env.py", f"{share}/alembic/script.py.mako"} <= names
     assert "monitor/demo_sites/watchlist.yaml" in names
     assert any(n.startswith("monitor/demo_sites/v2/calmleg/") for n in names)
-    assert {"crawler/settings.py", "crawler/__main__.py", "pipelines/store.py", "pipelines/pageworker.py",
-            "monitor/cli/__init__.py"} <= names
+    assert {"crawler/settings.py", "crawler/__main__.py", "crawler/process.py", "pipelines/store.py",
+            "pipelines/services.py", "monitor/cli/__init__.py"} <= names

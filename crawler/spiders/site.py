@@ -29,15 +29,20 @@ _SKIP_EXTENSIONS = re.compile(
 
 
 class SiteSpider(scrapy.Spider):
-    """Crawl one watched site as planned by ``monitor.crawlplan`` (``-a plan=PATH``)."""
+    """Crawl one watched site as planned by ``monitor.crawlplan`` (``plan``: the plan, or a path to its JSON).
+
+    A crawl process runs one of these per site (``crawler.process``), each with its own crawler: its own
+    scheduler, robots.txt, page budget and run."""
 
     name = "site"
     # every status reaches the callback except redirects, which Scrapy follows
     handle_httpstatus_list = [304, *range(400, 452), *range(500, 512)]
 
-    def __init__(self, plan: str, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, plan: CrawlPlan | str, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.plan = CrawlPlan.from_json(Path(plan).read_text(encoding="utf-8"))
+        if not isinstance(plan, CrawlPlan):
+            plan = CrawlPlan.from_json(Path(plan).read_text(encoding="utf-8"))
+        self.plan = plan
         self.hosts = site_hosts(self.plan.start_urls)
         self.allow = tuple(self.plan.allow)
         self.seen: set[str] = set()

@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "monitor.cli.report_cmds",
     "monitor.cli.run_cmds",
     "monitor.cli.evidence_cmds",
+    "monitor.cli.web_cmds",
+    "monitor.cli.worker_cmds",
 )
 
 
