@@ -112,7 +112,8 @@ def clear_caches() -> None:
 
 def is_volatile(folded: str) -> bool:
     """Counters, stock, timers, "just ordered", timestamps: page noise that is never a statement."""
-    return bool(compiled().noise.search(folded))
+    rules = compiled()
+    return rules.noise_hint.search(folded) is not None and rules.noise.search(folded) is not None
 
 
 _CRITERION_OF_RULE = {"drug_substitute": "drug_substitute", "drug_class": "drug_class",
@@ -249,12 +250,16 @@ def extract_statements(blocks: Sequence[Block], product: Sequence[str] = ()) -> 
         else:
             missing.append(index)
     if missing:
-        wanted = [i for i in missing if _is_candidate(units[i])]
+        # a unit repeated on the page ("No side effects." under three products) is decided once
+        first: dict[tuple[Any, ...], int] = {}
+        for index in missing:
+            first.setdefault(keys[index], index)
+        wanted = [i for i in first.values() if _is_candidate(units[i])]
         fresh = dict(zip(wanted, _decide_all([_unit_candidate(units[i], names) for i in wanted]), strict=True))
-        if len(cache) + len(missing) > _CACHE_SIZE:
+        if len(cache) + len(first) > _CACHE_SIZE:
             cache.clear()  # a new site's templates: start again rather than track recency per unit
         for index in missing:
-            decision = fresh.get(index)
+            decision = fresh.get(first[keys[index]])
             decisions[index] = decision
             cache[keys[index]] = decision
     found: list[tuple[Unit, Classification]] = []

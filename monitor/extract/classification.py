@@ -43,10 +43,11 @@ class Classification:
 
 
 def _product_reference(rules: CompiledRules, unit: Unit, folded: str) -> bool:
+    # the anchored patterns first: they fail at once
     return bool(
-        rules.anchors.search(folded)
+        rules.leading_pronoun.match(folded)
         or rules.leading_verb.match(folded)
-        or rules.leading_pronoun.match(folded)
+        or rules.anchors.search(folded)
         or rules.brand.search(unit.text)
     )
 
@@ -142,7 +143,7 @@ def classify_uncached(unit: Unit) -> Classification | None:
     if rules.any_gate.isdisjoint(tokens) and not unit.testimonial:
         return None
 
-    for rule in rules.disclaimers:
+    for rule in () if rules.disclaimer_gate.isdisjoint(tokens) else rules.disclaimers:
         if rule.gate.isdisjoint(tokens):
             continue
         match = rule.pattern.search(folded)
@@ -155,12 +156,11 @@ def classify_uncached(unit: Unit) -> Classification | None:
         if found or unit.testimonial:
             return found
 
-    negated_guarantee = rules.guarantee_negation.search(folded)
-    for rule in rules.guarantees:
+    for rule in () if rules.guarantee_gate.isdisjoint(tokens) else rules.guarantees:
         if rule.gate.isdisjoint(tokens):
             continue
         match = rule.pattern.search(folded)
-        if match and not (negated_guarantee and rule.type == "satisfaction"):
+        if match and not (rule.type == "satisfaction" and rules.guarantee_negation.search(folded)):
             return Classification(
                 "guarantee", rule.type, rule.name, (match.group(0),), guarantee_attributes(folded)
             )
@@ -170,7 +170,7 @@ def classify_uncached(unit: Unit) -> Classification | None:
         return disease
 
     authority: Classification | None = None
-    for rule in rules.authorities:
+    for rule in () if rules.authority_gate.isdisjoint(tokens) else rules.authorities:
         if rule.gate.isdisjoint(tokens):
             continue
         match = rule.pattern.search(folded)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from monitor.extract.classification import Classification, classify_cached
 from monitor.extract.keys import fold
@@ -24,6 +25,7 @@ from monitor.extract.vocabulary import disease_mentions
 
 _WORDS = re.compile(r"[a-z0-9<>]+(?:'[a-z]+)?|[!?%$#]")
 _DIGITS = re.compile(r"\d+")
+_HAS_DIGIT = re.compile(r"\d").search
 _STOP = frozenset(
     ["a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "with", "at", "by", "from", "as", "is", "are",
      "was", "be", "it", "its", "this", "that", "these", "those"]
@@ -41,7 +43,7 @@ _FIRST_PERSON = frozenset({"i", "i'm", "i've", "my", "me", "i'd", "i'll", "mysel
 STEM = 6
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a page makes ~200 of them, and frozen fields cost ~3x to set
 class Candidate:
     """One sentence, bullet, cell or quote of a page, with what the model may know of its context."""
 
@@ -69,10 +71,10 @@ def rule_classification(candidate: Candidate) -> Classification | None:
 def candidate_tokens(candidate: Candidate, rules: Classification | None) -> list[str]:
     """The model's input tokens for one candidate (``rules`` is ``rule_classification(candidate)``)."""
     folded = fold(candidate.text)
-    text = _DIGITS.sub("0", _product_words(folded, candidate.product))
-    words = _WORDS.findall(text)
+    text = _product_words(folded, candidate.product)
+    words = _WORDS.findall(_DIGITS.sub("0", text) if _HAS_DIGIT(text) else text)
     tokens = list(words)
-    tokens += [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    tokens += map(" ".join, zip(words, words[1:]))  # noqa: B905 (one shorter by design)
     tokens += [f"~{w[:STEM]}" for w in words if len(w) > STEM and w not in _STOP]
     # vocabulary
     mentions = disease_mentions(folded)
@@ -88,43 +90,50 @@ def candidate_tokens(candidate: Candidate, rules: Classification | None) -> list
         tokens.append(f"rule:{rules.kind}/{rules.type}")
         tokens.append(f"rule:{rules.rule}")
     # how the sentence opens (its subject, mostly), negation, questions, ingredients named
+    flags: list[str] = []  # the ctx: flags that pair with a disease term (_PAIRED), in this order
     if words:
         tokens.append(f"first:{words[0]}")
         if len(words) > 1:
             tokens.append(f"first:{words[0]} {words[1]}")
-    if not _NEGATIONS.isdisjoint(words):
-        tokens.append("ctx:negated")
-    if folded.rstrip().endswith("?"):
-        tokens.append("ctx:question")
+        if not _NEGATIONS.isdisjoint(words):
+            flags.append("ctx:negated")
+    if folded.endswith("?"):  # folded text has no trailing space
+        flags.append("ctx:question")
     if compiled().anchors.search(folded):
-        tokens.append("ctx:ingredient")
+        flags.append("ctx:ingredient")
+    tokens += flags
     # shape
     count = len(words)
     tokens.append("len:short" if count < 5 else "len:long" if count > 40 else "len:mid")
     if folded[:1] in "\"'":
         tokens.append("ctx:quoted")
+        flags.append("ctx:quoted")
     if not _FIRST_PERSON.isdisjoint(words):
         tokens.append("ctx:first-person")
+        flags.append("ctx:first-person")
     if "<product>" in words:
         tokens.append("ctx:product-named")
+        flags.append("ctx:product-named")
     # a disease named together with what makes it a claim (a linear model sees no pairs unless told)
     if mentions:
-        flags = [t for t in tokens if t in _PAIRED]
         if compiled().treatment.search(folded):
             flags.append("lex:treat")
         if words and words[0] in _SUBJECTS:
             flags.append("first:subject")
         tokens += [f"dz+{flag.split(':', 1)[1]}" for flag in flags]
-    # context
-    tag = candidate.tag
-    tokens.append(
-        "ctx:heading" if tag in _HEADING_TAGS else "ctx:cell" if tag in _CELL_TAGS else f"ctx:tag-{tag}"
-    )
-    tokens.append(f"ctx:region-{candidate.region}")
-    if candidate.testimonial:
-        tokens.append("ctx:card")
-    context = candidate.context
-    tokens += [f"ctx:{hint}" for hint in _CONTEXT_HINTS if hint in context]
-    if candidate.section:
-        tokens += [f"sec:{w}" for w in _WORDS.findall(fold(candidate.section))[:6] if w not in _STOP]
+    # context: the same for every sentence of a block, mostly
+    tokens += _context_tokens(candidate.tag, candidate.region, candidate.testimonial, candidate.context,
+                              candidate.section)
     return tokens
+
+
+@lru_cache(maxsize=4096)
+def _context_tokens(tag: str, region: str, testimonial: bool, context: frozenset[str], section: str) -> tuple[str, ...]:
+    tokens = ["ctx:heading" if tag in _HEADING_TAGS else "ctx:cell" if tag in _CELL_TAGS else f"ctx:tag-{tag}",
+              f"ctx:region-{region}"]
+    if testimonial:
+        tokens.append("ctx:card")
+    tokens += [f"ctx:{hint}" for hint in _CONTEXT_HINTS if hint in context]
+    if section:
+        tokens += [f"sec:{w}" for w in _WORDS.findall(fold(section))[:6] if w not in _STOP]
+    return tuple(tokens)

@@ -414,6 +414,12 @@ NOISE_PATTERNS = (
     r" (?:\d+ )?(?:hours?|days?|minutes?|week))"
     r"|(?:from|in) [a-z .]+ (?:just )?(?:ordered|purchased|bought|signed up)"
 )
+# words that every match of NOISE_PATTERNS contains (each alternative above has one of them): a text with none
+# of them is not searched with the whole pattern (which tries every position of every sentence). Keep in step.
+NOISE_WORDS = (
+    "view", "look", "watch", "read", "stock", "left", "just", "ago", "last", "ends", "updated", "posted", "min read",
+    ":", "countdown", "joined", "signed up", "bought", "purchased", "ordered", "sold",
+)
 
 # testimonial content: a customer's story needs a result in it
 TESTIMONIAL_RESULT_WORDS = (

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from itertools import chain, repeat
 from typing import Any
 
 NONE = "none"
@@ -56,14 +57,63 @@ class StatementModel:
     min_probability: float = 0.0  # ...and the statement type that would replace it at least this probable
 
     def __post_init__(self) -> None:
+        import numpy
+
         if self.feature_names is None:
             self.feature_names = self.vectorizer.get_feature_names_out()
         self._labels = [str(label) for label in self.classifier.classes_]
         self._none = self._labels.index(NONE)
+        # what ``predict`` needs of the fitted vectorizer and classifier, read once: it computes what their
+        # ``transform`` and ``predict_proba`` compute (the same operations, in the same order, so the same
+        # numbers) without their per-call validation, which costs more than the arithmetic on a page's batch
+        self._vocabulary: dict[str, int] = {str(k): int(v) for k, v in self.vectorizer.vocabulary_.items()}
+        self._width = len(self.feature_names)
+        self._idf = numpy.asarray(self.vectorizer.idf_, dtype=numpy.float64)
+        self._sublinear = bool(self.vectorizer.sublinear_tf)
+        self._coef_t = numpy.ascontiguousarray(self.classifier.coef_.T)
+        self._intercept = numpy.asarray(self.classifier.intercept_)
+        self._names = [str(name) for name in self.feature_names]
 
     @property
     def labels(self) -> list[str]:
         return list(self._labels)
+
+    def matrix(self, token_lists: Sequence[list[str]]) -> Any:
+        """The TF-IDF rows of candidates: what ``vectorizer.transform(token_lists)`` gives (a CSR matrix).
+
+        Token counts per row come from one ``numpy.unique`` over (row, column) pairs of the whole batch,
+        which also sorts each row's columns, as scikit-learn's count vectorizer leaves them.
+        """
+        import numpy
+        from scipy.sparse import csr_matrix
+        from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
+
+        columns = list(map(self._vocabulary.get, chain.from_iterable(token_lists), repeat(-1)))
+        lengths = list(map(len, token_lists))
+        rows = len(lengths)
+        width = self._width
+        flat = numpy.array(columns, dtype=numpy.int64)
+        row_of = numpy.repeat(numpy.arange(rows, dtype=numpy.int64), lengths)
+        known = flat >= 0
+        cells, counts = numpy.unique(row_of[known] * width + flat[known], return_counts=True)
+        indices = (cells % width).astype(numpy.int32)
+        indptr = numpy.zeros(rows + 1, dtype=numpy.int32)
+        numpy.cumsum(numpy.bincount(cells // width, minlength=rows), out=indptr[1:])
+        data = counts.astype(numpy.float64)
+        if self._sublinear:
+            numpy.log(data, data)
+            data += 1.0
+        data *= self._idf[indices]
+        matrix = csr_matrix((data, indices, indptr), shape=(rows, width))
+        inplace_csr_row_normalize_l2(matrix)
+        return matrix
+
+    def probabilities(self, matrix: Any) -> Any:
+        """``classifier.predict_proba(matrix)``: the softmax of the linear scores (multinomial model)."""
+        from sklearn.utils.extmath import softmax
+
+        scores = matrix @ self._coef_t + self._intercept
+        return softmax(scores, copy=False)
 
     def predict(self, token_lists: Sequence[list[str]]) -> list[Prediction]:
         """One prediction per candidate, in order."""
@@ -71,8 +121,8 @@ class StatementModel:
             return []
         import numpy
 
-        matrix = self.vectorizer.transform(token_lists)
-        probabilities = self.classifier.predict_proba(matrix)
+        matrix = self.matrix(token_lists)
+        probabilities = self.probabilities(matrix)
         # "none" wins only when it is at least none_threshold probable; otherwise the likeliest statement type
         best = probabilities.argmax(axis=1)
         masked = probabilities.copy()
@@ -82,20 +132,26 @@ class StatementModel:
         doubtful = ((best == self._none) & (probabilities[:, self._none] < self.none_threshold)
                     & (probabilities[rows_index, runner_up] >= self.min_probability))
         best[doubtful] = runner_up[doubtful]
-        # every feature's contribution to the chosen label, all rows at once, then the largest few per row
-        rows = numpy.repeat(numpy.arange(matrix.shape[0]), numpy.diff(matrix.indptr))
-        contributions = matrix.data * self.classifier.coef_[best[rows], matrix.indices]
-        order = numpy.lexsort((-contributions, rows))
-        predictions: list[Prediction] = []
-        for row in range(matrix.shape[0]):
-            label_index = int(best[row])
-            reasons: tuple[str, ...] = ()
-            if label_index != self._none:
-                start, end = matrix.indptr[row], matrix.indptr[row + 1]
-                top = order[start:min(end, start + REASONS)]
-                reasons = tuple(str(self.feature_names[matrix.indices[i]]) for i in top if contributions[i] > 0)
-            predictions.append(Prediction(self._labels[label_index], float(probabilities[row, label_index]), reasons))
-        return predictions
+        chosen = probabilities[rows_index, best]
+        reasons: dict[int, list[str]] = {}
+        statements = best != self._none
+        if statements.any():
+            # each feature's contribution to the chosen label (weight x coefficient), for the rows that are
+            # statements only; the largest few per row (ties in column order) are its reasons
+            entries = numpy.repeat(statements, numpy.diff(matrix.indptr))
+            rows = numpy.repeat(rows_index, numpy.diff(matrix.indptr))[entries]
+            columns = matrix.indices[entries]
+            contributions = matrix.data[entries] * self.classifier.coef_[best[rows], columns]
+            order = numpy.lexsort((-contributions, rows))
+            rows, columns, contributions = rows[order], columns[order], contributions[order]
+            rank = numpy.arange(rows.size) - numpy.searchsorted(rows, rows, side="left")
+            top = (rank < REASONS) & (contributions > 0)
+            names = self._names
+            for row, column in zip(rows[top].tolist(), columns[top].tolist(), strict=True):
+                reasons.setdefault(row, []).append(names[column])
+        labels = self._labels
+        return [Prediction(labels[label], probability, tuple(reasons[row]) if row in reasons else ())
+                for row, (label, probability) in enumerate(zip(best.tolist(), chosen.tolist(), strict=True))]
 
 
 @cache

@@ -44,6 +44,9 @@ class CompiledRules:
     disclaimers: tuple[Rule, ...]
     guarantees: tuple[Rule, ...]
     authorities: tuple[Rule, ...]
+    disclaimer_gate: frozenset[str]  # the union of each table's gates: most units pass none of a table's
+    guarantee_gate: frozenset[str]
+    authority_gate: frozenset[str]
     guarantee_negation: re.Pattern[str]
     disease_gate: frozenset[str]
     disease_terms: tuple[tuple[str, bool], ...]
@@ -74,6 +77,7 @@ class CompiledRules:
     social_gate: frozenset[str]
     social_proof: re.Pattern[str]
     noise: re.Pattern[str]
+    noise_hint: re.Pattern[str]
     testimonial_result: re.Pattern[str]
 
 
@@ -111,10 +115,14 @@ def compiled() -> CompiledRules:
     negators = "|".join(lx.NEGATORS)
     verbs = "|".join(lx.TREATMENT_VERBS)
     drugs = "|".join(lx.DRUG_NAMES)
+    disclaimers, guarantees, authorities = (_rules(table) for table in tables)
     return CompiledRules(
-        disclaimers=_rules(lx.DISCLAIMER_RULES),
-        guarantees=_rules(lx.GUARANTEE_RULES),
-        authorities=_rules(lx.AUTHORITY_RULES),
+        disclaimers=disclaimers,
+        guarantees=guarantees,
+        authorities=authorities,
+        disclaimer_gate=frozenset().union(*(rule.gate for rule in disclaimers)),
+        guarantee_gate=frozenset().union(*(rule.gate for rule in guarantees)),
+        authority_gate=frozenset().union(*(rule.gate for rule in authorities)),
         guarantee_negation=_alternation(lx.GUARANTEE_NEGATION),
         disease_gate=gate(lx.DISEASE_GATE),
         disease_terms=terms,
@@ -153,5 +161,6 @@ def compiled() -> CompiledRules:
         social_gate=gate(lx.SOCIAL_PROOF_GATE),
         social_proof=re.compile(rf"(?<![\w'])(?:{lx.SOCIAL_PROOF_TRIGGERS})"),
         noise=re.compile(rf"(?:{lx.NOISE_PATTERNS})"),
+        noise_hint=re.compile("|".join(re.escape(word) for word in lx.NOISE_WORDS)),
         testimonial_result=_alternation(lx.TESTIMONIAL_RESULT_WORDS),
     )

@@ -114,24 +114,49 @@ def _singular(word: str) -> str:
 
 def disease_mentions(folded: str) -> list[Mention]:
     """Disease terms in a folded (lower-case) text, longest first at each place, left to right."""
-    table, firsts = vocabulary(), _first_words()
+    starts = _starts()
     words = _WORD.findall(folded)
+    if starts.keys().isdisjoint(words):  # most sentences: no word starts a term
+        return []
+    table, pairs = vocabulary(), _first_pairs()
     found: list[Mention] = []
-    index, count = 0, len(words)
-    while index < count:
-        word = words[index]
-        longest = firsts.get(word, 0)
-        if not longest:  # no term starts with this word, nor with its singular
-            index += 1
+    count = len(words)
+    free = 0  # words before this one belong to a term found already
+    for index, word in enumerate(words):
+        if index < free:
             continue
-        for size in range(min(longest, count - index), 0, -1):
-            mention = table.get(" ".join(words[index : index + size]) if size > 1 else word)
-            if mention is None and size == 1:
-                mention = table.get(_singular(word))
-            if mention is not None:
-                found.append(mention)
-                index += size
-                break
-        else:
-            index += 1
+        start = starts.get(word)
+        if start is None:  # no term starts with this word, nor with its singular
+            continue
+        longest, mention = start
+        most = min(longest, count - index)
+        size = 1
+        # terms of two words or more, longest first, only when the first two words start one
+        if most > 1 and f"{word} {words[index + 1]}" in pairs:
+            for length in range(most, 1, -1):
+                longer = table.get(" ".join(words[index : index + length]))
+                if longer is not None:
+                    mention, size = longer, length
+                    break
+        if mention is not None:
+            found.append(mention)
+            free = index + size
     return found
+
+
+@cache
+def _starts() -> dict[str, tuple[int, Mention | None]]:
+    """Each word that starts a term (or its plural) -> the most words a term starting with it has, and the
+    one-word term it is (itself, or its singular), if any."""
+    table = vocabulary()
+    starts: dict[str, tuple[int, Mention | None]] = {}
+    for word, longest in _first_words().items():
+        single = table.get(word)
+        starts[word] = (longest, single if single is not None else table.get(_singular(word)))
+    return starts
+
+
+@cache
+def _first_pairs() -> frozenset[str]:
+    """The first two words of every term of two words or more."""
+    return frozenset(" ".join(term.split(" ")[:2]) for term in vocabulary() if term.count(" ") >= 1)

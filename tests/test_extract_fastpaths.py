@@ -1,0 +1,173 @@
+"""The extractor's fast paths give exactly what the plain versions give.
+
+Speed work (docs/extraction.md, "Speed") replaced scikit-learn's per-call pipeline by the same arithmetic on a
+page's batch, BeautifulSoup by lxml for the page's head, and added cheap pre-checks in front of slow
+patterns. None of it may change a statement: each fast path is compared here with the plain version (kept
+in this file, or in the module, as the reference) on every unit of the labelled corpus and on made-up cases.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import numpy
+import pytest
+
+from monitor.extract import is_volatile
+from monitor.extract.corpus import LabelledPage, load_corpus
+from monitor.extract.features import Candidate, candidate_tokens, rule_classification
+from monitor.extract.identity import _head_names, _head_names_bs4, product_names
+from monitor.extract.keys import fold
+from monitor.extract.model import REASONS, load_model
+from monitor.extract.rules import compiled
+from monitor.extract.segmentation import segment
+from monitor.extract.vocabulary import _first_words, _singular, disease_mentions, vocabulary
+from monitor.statements import Block
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@cache
+def _pages() -> tuple[LabelledPage, ...]:
+    return tuple(load_corpus(ROOT / "tests" / "corpus"))
+
+
+@cache
+def _texts() -> tuple[str, ...]:
+    """Every unit text of every labelled page (the extractor's inputs, not the labels)."""
+    return tuple(dict.fromkeys(unit.text for page in _pages() for unit in segment(page.blocks)))
+
+
+def _reference_mentions(folded: str) -> list[object]:
+    """disease_mentions as first written: try every word, longest term first."""
+    table, firsts = vocabulary(), _first_words()
+    words = re.findall(r"[a-z0-9]+(?:['.-][a-z0-9]+)*'?", folded)
+    found = []
+    index, count = 0, len(words)
+    while index < count:
+        word = words[index]
+        longest = firsts.get(word, 0)
+        if not longest:
+            index += 1
+            continue
+        for size in range(min(longest, count - index), 0, -1):
+            mention = table.get(" ".join(words[index : index + size]) if size > 1 else word)
+            if mention is None and size == 1:
+                mention = table.get(_singular(word))
+            if mention is not None:
+                found.append(mention)
+                index += size
+                break
+        else:
+            index += 1
+    return found
+
+
+def test_disease_mentions_match_the_plain_word_by_word_scan() -> None:
+    made_up = ["it lowers your a1c and calms arthritis", "for is i on the type 2 diabetes mellitus",
+               "kidney stones and kidney stone pain", "chronic kidney disease stage 3", "cold sores, colds, flu"]
+    texts = [fold(text) for text in (*_texts(), *made_up)]
+    assert len(texts) > 5000
+    assert sum(bool(disease_mentions(t)) for t in texts) > 500  # the comparison covers real mentions
+    for text in texts:
+        assert disease_mentions(text) == _reference_mentions(text), text
+
+
+def test_the_noise_pre_check_never_hides_a_ticker() -> None:
+    rules = compiled()
+    tickers = ["12 people are viewing this", "viewing this now", "others looking at this", "only 3 left in stock",
+               "in stock", "only 4 bottles left", "5 left", "jane just ordered", "3 minutes ago",
+               "212 bought this in the last 24 hours", "in the last 6 hours", "sale ends tonight", "ends in 04:12",
+               "last updated jan 5", "updated: monday", "posted on may 3", "6 min read", "at 10:45 today",
+               "countdown", "19 people joined the challenge", "1,204 readers are reading", "sold today",
+               "signed up this week", "maria from austin just purchased"]
+    for ticker in tickers:
+        assert rules.noise.search(ticker), ticker
+        assert rules.noise_hint.search(ticker), ticker
+        assert is_volatile(ticker)
+    folded = [fold(text) for text in _texts()]
+    matched = [text for text in folded if rules.noise.search(text)]
+    assert matched  # the corpus has tickers: the check below is not empty
+    assert all(rules.noise_hint.search(text) for text in matched)
+
+
+def _tokens_of(page: LabelledPage) -> list[list[str]]:
+    product = product_names(page.html, page.blocks) if page.html else ()
+    candidates = [Candidate(u.text, u.tag, u.region, u.context, u.testimonial, u.section, product)
+                  for u in segment(page.blocks)]
+    return [candidate_tokens(c, rule_classification(c)) for c in candidates]
+
+
+def test_the_model_computes_what_scikit_learn_computes() -> None:
+    model = load_model()
+    pages = [p for p in _pages() if p.source in ("own", "blind")][::4]
+    batches = [_tokens_of(page) for page in pages]
+    batches.append([["never", "seen", "tokens"], [], ["supports", "supports", "joint", "~joint"]])
+    for tokens in batches:
+        fast = model.matrix(tokens)
+        plain = model.vectorizer.transform(tokens)
+        assert numpy.array_equal(fast.indptr, plain.indptr)
+        assert numpy.array_equal(fast.indices, plain.indices)
+        assert numpy.array_equal(fast.data, plain.data)  # the same operations: the same bits
+        probabilities = model.probabilities(fast)
+        assert numpy.array_equal(probabilities, model.classifier.predict_proba(plain))
+        # reasons: the largest contributions to the chosen label, as first computed (all rows at once)
+        predictions = model.predict(tokens)
+        coef = model.classifier.coef_
+        labels = list(model.labels)
+        for row, prediction in enumerate(predictions):
+            if prediction.label == "none":
+                assert prediction.reasons == ()
+                continue
+            start, end = plain.indptr[row], plain.indptr[row + 1]
+            contributions = plain.data[start:end] * coef[labels.index(prediction.label), plain.indices[start:end]]
+            order = numpy.lexsort((-contributions,))[:REASONS]
+            expected = tuple(str(model.feature_names[plain.indices[start + i]]) for i in order
+                             if contributions[i] > 0)
+            assert prediction.reasons == expected
+
+
+HEADS = [
+    '<head><title>Amber Root | Shop</title><meta property="og:title" content="Amber Root Joint Formula"></head>',
+    '<head><meta property="og:type" content="product"><meta property="og:title" content="Calm Mind Gummies">'
+    '<meta property="og:title" content="second"><meta property="product:brand" content="Brightmere"></head>',
+    '<head><title></title><title>Second title</title></head>',
+    '<head><title>  </title><!-- comment --><meta property="og:site_name" content="Shop.com"></head>',
+    '<head><title>A &amp; B <b>bold</b> tail</title></head>',
+    '<head><title><!--only a comment--></title></head>',
+    '<head><script type="application/ld+json">{"@type": "Product", "name": "Flexa", "brand": {"name": "Acme"}}'
+    '</script><script type="APPLICATION/LD+JSON"></script><script>var x = 1;</script></head>',
+    '<script type="application/ld+json">[{"@graph": [{"@type": ["Product"], "name": "Graph Name"}]}]</script>',
+    '<script type="application/ld+json">{not json</script><script type="application/ld+json">{"@type":"Drug",'
+    '"name":"X"}</script>',
+    "<head><meta property='og:title' content='Quote &quot;Name&quot;'><title>T</title></head>",
+    "<head></head>",
+]
+
+
+@pytest.mark.parametrize("markup", HEADS)
+def test_head_names_read_by_lxml_match_beautifulsoup(markup: str) -> None:
+    assert _head_names(markup) == _head_names_bs4(markup)
+
+
+def test_product_names_match_beautifulsoup_on_every_corpus_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    pages = [p for p in _pages() if p.html and p.source != "regulator"]
+    fast = [product_names(p.html, p.blocks) for p in pages]
+    import monitor.extract.identity as identity
+
+    monkeypatch.setattr(identity, "_head_names", identity._head_names_bs4)
+    assert fast == [product_names(p.html, p.blocks) for p in pages]
+    assert sum(bool(names) for names in fast) > 50
+
+
+def test_a_repeated_sentence_gets_the_same_statement_each_time() -> None:
+    from monitor.extract import clear_caches, extract_statements
+
+    clear_caches()
+    blocks = [Block("No jitters, no crash, just steady energy for your day."), Block("Ships free."),
+              Block("No jitters, no crash, just steady energy for your day.")]
+    statements = extract_statements(blocks)
+    assert len(statements) == 2 and statements[0].text == statements[1].text
+    assert statements[0].type == statements[1].type and statements[0].position == 0 and statements[1].position == 1
