@@ -31,7 +31,11 @@ class ExtractPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
-        return cls(PageServices.current(crawler.settings["CLAIMWATCH_SETTINGS"], crawler.settings.get("LOG_FILE")))
+        services = PageServices.current(crawler.settings["CLAIMWATCH_SETTINGS"], crawler.settings.get("LOG_FILE"))
+        plan = crawler.settings["CLAIMWATCH_PLAN"]
+        if not any(seed.fingerprint for seed in plan.seeds):  # nothing analysed yet: every page will be
+            services.warm()
+        return cls(services)
 
     async def process_item(self, item: PageItem) -> PageItem:
         content = item.content

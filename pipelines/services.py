@@ -5,9 +5,9 @@ Two standard-library executors take the rest:
 
 - ``analyse``: extraction (the statement model, ~10-25 ms a page, and only for pages whose text changed)
   in a ``concurrent.futures.ProcessPoolExecutor`` of ``Settings.crawl_workers`` processes (spawned, so
-  they inherit neither the reactor nor its threads; each loads the model once), started by the first page
-  that needs it: a re-crawl of unchanged pages starts none. With ``crawl_workers=0`` it runs in the calling
-  thread.
+  they inherit neither the reactor nor its threads; each loads the model once), started when a site's
+  first crawl begins or by the first page that needs it: a re-crawl of unchanged pages starts none. With
+  ``crawl_workers=0`` it runs in the calling thread.
 - ``io``: everything that waits on a disk or the database (WARC records, one transaction per page, the
   run's close) in ONE thread with its own database connection, so a crawl of many sites has one writer:
   SQLite's single-writer rule is met without locks between processes of one crawl, and pages of one site are
@@ -92,14 +92,21 @@ class PageServices:
         if services is not None:
             services.close()
 
+    def warm(self) -> None:
+        """Start the analysis pool now (a site's first crawl: every page will need extraction, and the
+        pool's start-up then overlaps the site's robots.txt and first downloads)."""
+        if self.settings.crawl_workers > 0 and self.pool is None:
+            self.pool = self._new_pool()
+
     async def analyse(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` in the analysis pool (a module-level function: it is sent by name)."""
         if self.settings.crawl_workers <= 0:
             return function(*args)
         if self.pool is None:
             # not before: a re-crawl of unchanged pages never loads the model
-            self.pool = self._new_pool()
+            self.warm()
         pool = self.pool
+        assert pool is not None
         try:
             return await asyncio.wrap_future(pool.submit(function, *args))
         except BrokenProcessPool:
