@@ -4,7 +4,7 @@ Run: ``.venv/bin/python scripts/train_model.py [--check]``
 
 Reads every train-split page of tests/corpus (own ``tune`` pages, blind ``train`` pages, regulator ``train``
 items; never a test split, never the seeds), fits the model (monitor.extract.training) and writes
-monitor/extract/data/statement_model.joblib. The same data gives the same model: ``--check`` retrains and
+monitor/extract/data/statement_model.npz (numpy arrays). The same data gives the same model: ``--check`` retrains and
 fails when the result differs from the shipped model (version or predictions), without writing anything.
 Bump RULES_VERSION in monitor/extract/__init__.py only for rule changes: the model's version is part of the
 extractor version already.
@@ -25,7 +25,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="retrain and compare with the shipped model")
     args = parser.parse_args(argv)
 
-    import joblib
     import numpy
 
     from monitor.extract.corpus import load_corpus
@@ -44,21 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         shipped = load_model()
         probe = [example.tokens for example in examples[:500]]
         same = shipped.version == model.version and numpy.allclose(
-            shipped.classifier.predict_proba(shipped.vectorizer.transform(probe)),
-            model.classifier.predict_proba(model.vectorizer.transform(probe)),
-        )
+            shipped.probabilities(shipped.matrix(probe)), model.probabilities(model.matrix(probe)))
         print("the shipped model is what this data trains" if same else
               f"the shipped model ({shipped.version}) differs from a fresh one ({model.version})", file=sys.stderr)
         return 0 if same else 1
-    payload = {
-        "version": model.version,
-        "vectorizer": model.vectorizer,
-        "classifier": model.classifier,
-        "none_threshold": model.none_threshold,
-        "min_probability": model.min_probability,
-        "feature_names": model.feature_names,
-    }
-    joblib.dump(payload, target, compress=("zlib", 6))
+    model.save(target)
     print(f"wrote {target.relative_to(ROOT)} ({target.stat().st_size // 1024} KB)", file=sys.stderr)
     return 0
 

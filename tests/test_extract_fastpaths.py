@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy
 import pytest
@@ -20,9 +21,10 @@ from monitor.extract.corpus import LabelledPage, load_corpus
 from monitor.extract.features import Candidate, candidate_tokens, rule_classification
 from monitor.extract.identity import _head_names, _head_names_bs4, product_names
 from monitor.extract.keys import fold
-from monitor.extract.model import REASONS, load_model
+from monitor.extract.model import REASONS, StatementModel
 from monitor.extract.rules import compiled
 from monitor.extract.segmentation import segment
+from monitor.extract.training import corpus_examples, fit_estimators
 from monitor.extract.vocabulary import _first_words, _singular, disease_mentions, vocabulary
 from monitor.statements import Block
 
@@ -100,23 +102,32 @@ def _tokens_of(page: LabelledPage) -> list[list[str]]:
     return [candidate_tokens(c, rule_classification(c)) for c in candidates]
 
 
+@cache
+def _fitted() -> tuple[Any, Any, StatementModel]:
+    """scikit-learn's estimators fitted on the own train pages, and the model made of their arrays."""
+    pages = [p for p in _pages() if p.source == "own" and p.split == "train"]
+    vectorizer, classifier = fit_estimators(corpus_examples(pages))
+    return vectorizer, classifier, StatementModel.fitted("test", vectorizer, classifier, 0.7)
+
+
 def test_the_model_computes_what_scikit_learn_computes() -> None:
-    model = load_model()
+    vectorizer, classifier, model = _fitted()
     pages = [p for p in _pages() if p.source in ("own", "blind")][::4]
     batches = [_tokens_of(page) for page in pages]
     batches.append([["never", "seen", "tokens"], [], ["supports", "supports", "joint", "~joint"]])
+    batches.append([[], ["never", "seen"]])
     for tokens in batches:
         fast = model.matrix(tokens)
-        plain = model.vectorizer.transform(tokens)
+        plain = vectorizer.transform(tokens)
         assert numpy.array_equal(fast.indptr, plain.indptr)
         assert numpy.array_equal(fast.indices, plain.indices)
         assert numpy.array_equal(fast.data, plain.data)  # the same operations: the same bits
         probabilities = model.probabilities(fast)
-        assert numpy.array_equal(probabilities, model.classifier.predict_proba(plain))
+        assert numpy.array_equal(probabilities, classifier.predict_proba(plain))
         # reasons: the largest contributions to the chosen label, as first computed (all rows at once)
         predictions = model.predict(tokens)
-        coef = model.classifier.coef_
-        labels = list(model.labels)
+        coef = classifier.coef_
+        labels = [str(label) for label in classifier.classes_]
         for row, prediction in enumerate(predictions):
             if prediction.label == "none":
                 assert prediction.reasons == ()
@@ -127,6 +138,29 @@ def test_the_model_computes_what_scikit_learn_computes() -> None:
             expected = tuple(str(model.feature_names[plain.indices[start + i]]) for i in order
                              if contributions[i] > 0)
             assert prediction.reasons == expected
+
+
+def test_the_saved_model_predicts_what_the_fitted_one_does(tmp_path: Path) -> None:
+    _, _, model = _fitted()
+    model.save(tmp_path / "model.npz")
+    loaded = StatementModel.read(tmp_path / "model.npz")
+    assert (loaded.version, loaded.labels, loaded.none_threshold) == ("test", model.labels, 0.7)
+    tokens = [t for page in _pages()[::6] for t in _tokens_of(page)]
+    assert loaded.predict(tokens) == model.predict(tokens)
+
+
+def test_predicting_imports_neither_scikit_learn_nor_scipy() -> None:
+    """A crawl's analysis processes load the shipped model and predict with numpy alone (~1 s less to start)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\n"
+             "from monitor.extract import analyse_page\n"
+             "analyse_page('<html><body><p>Cures arthritis in days.</p></body></html>')\n"
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy', 'joblib')))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 HEADS = [

@@ -2,10 +2,10 @@
 
 A multinomial logistic regression (scikit-learn) over TF-IDF weights of the tokens from
 ``monitor.extract.features``, trained by ``scripts/train_model.py`` from the labelled corpus in
-``tests/corpus`` (see ``monitor.extract.training``). The fitted model ships as
-``monitor/extract/data/statement_model.joblib``, written by that script and loaded once per process (no
-network, no hub). Its ``version`` is a hash of the training data and parameters; it is part of
-``EXTRACTOR_VERSION``, so ``claimwatch reextract`` applies a new model to stored pages.
+``tests/corpus`` (see ``monitor.extract.training``). The fitted model ships as numpy arrays in
+``monitor/extract/data/statement_model.npz``, written by that script and loaded once per process (no
+network, no hub, no pickle; predicting needs numpy only). Its ``version`` is a hash of the training data
+and parameters; it is part of ``EXTRACTOR_VERSION``, so ``claimwatch reextract`` applies a new model to stored pages.
 
 Reasons: for the label it predicts, the model's largest contributions (TF-IDF weight x coefficient) are
 kept, e.g. ``("cure", "~arthri", "dz:musculoskeletal")``: what an analyst sees in the export and report.
@@ -21,7 +21,7 @@ from itertools import chain, repeat
 from typing import Any
 
 NONE = "none"
-MODEL_FILE = "statement_model.joblib"
+MODEL_FILE = "statement_model.npz"
 REASONS = 4
 
 
@@ -42,6 +42,17 @@ class Prediction:
         return self.label.split("/", 1)[1] if "/" in self.label else NONE
 
 
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """TF-IDF rows of a batch of candidates in CSR form (``data``, ``indices``, ``indptr``, as SciPy and
+    scikit-learn lay them out), with each entry's row."""
+
+    data: Any
+    indices: Any
+    indptr: Any
+    row_of_entry: Any
+
+
 def identity(tokens: list[str]) -> list[str]:
     """The vectorizer's analyzer: candidates arrive already tokenised (``features.candidate_tokens``)."""
     return tokens
@@ -49,44 +60,75 @@ def identity(tokens: list[str]) -> list[str]:
 
 @dataclass
 class StatementModel:
+    """The fitted model as plain arrays: what TF-IDF and the multinomial logistic regression need to predict.
+
+    scikit-learn fits it (``training.fit``, ``StatementModel.fitted``); predicting needs numpy alone, so a
+    crawl's analysis processes start without importing scikit-learn or SciPy (~1 s each) and the shipped
+    file is arrays (``numpy.load(allow_pickle=False)``), not a pickle that could run code when loaded.
+    """
+
     version: str
-    vectorizer: Any  # sklearn TfidfVectorizer(analyzer=identity)
-    classifier: Any  # sklearn LogisticRegression
+    terms: Any  # column -> token (numpy str array)
+    idf: Any  # column -> inverse document frequency
+    sublinear: bool  # term counts as 1 + log(count)
+    coef: Any  # (labels x columns) weights
+    intercept: Any  # (labels,)
+    labels: list[str]
     none_threshold: float  # "none" only when at least this probable: recall over precision
-    feature_names: Any = None
     min_probability: float = 0.0  # ...and the statement type that would replace it at least this probable
 
     def __post_init__(self) -> None:
         import numpy
 
-        if self.feature_names is None:
-            self.feature_names = self.vectorizer.get_feature_names_out()
-        self._labels = [str(label) for label in self.classifier.classes_]
-        self._none = self._labels.index(NONE)
-        # what ``predict`` needs of the fitted vectorizer and classifier, read once: it computes what their
-        # ``transform`` and ``predict_proba`` compute (the same operations, in the same order, so the same
-        # numbers) without their per-call validation, which costs more than the arithmetic on a page's batch
-        self._vocabulary: dict[str, int] = {str(k): int(v) for k, v in self.vectorizer.vocabulary_.items()}
-        self._width = len(self.feature_names)
-        self._idf = numpy.asarray(self.vectorizer.idf_, dtype=numpy.float64)
-        self._sublinear = bool(self.vectorizer.sublinear_tf)
-        self._coef_t = numpy.ascontiguousarray(self.classifier.coef_.T)
-        self._intercept = numpy.asarray(self.classifier.intercept_)
-        self._names = [str(name) for name in self.feature_names]
+        self.labels = [str(label) for label in self.labels]
+        self._none = self.labels.index(NONE)
+        self._names = [str(term) for term in self.terms]
+        self._vocabulary: dict[str, int] = {name: column for column, name in enumerate(self._names)}
+        self._width = len(self._names)
+        self.idf = numpy.asarray(self.idf, dtype=numpy.float64)
+        self.coef = numpy.asarray(self.coef, dtype=numpy.float64)
+        self.intercept = numpy.asarray(self.intercept, dtype=numpy.float64)
+        self._coef_t = numpy.ascontiguousarray(self.coef.T)
+
+    @classmethod
+    def fitted(cls, version: str, vectorizer: Any, classifier: Any, none_threshold: float,
+               min_probability: float = 0.0) -> StatementModel:
+        """From a fitted scikit-learn ``TfidfVectorizer(analyzer=identity)`` and ``LogisticRegression``."""
+        return cls(version, vectorizer.get_feature_names_out(), vectorizer.idf_, bool(vectorizer.sublinear_tf),
+                   classifier.coef_, classifier.intercept_, [str(label) for label in classifier.classes_],
+                   none_threshold, min_probability)
+
+    def save(self, path: Any) -> None:
+        """Write the model as a compressed numpy archive (no pickles)."""
+        import numpy
+
+        numpy.savez_compressed(
+            path, version=numpy.str_(self.version), terms=numpy.asarray(self._names, dtype=str), idf=self.idf,
+            sublinear=numpy.bool_(self.sublinear), coef=self.coef, intercept=self.intercept,
+            labels=numpy.asarray(self.labels, dtype=str), none_threshold=numpy.float64(self.none_threshold),
+            min_probability=numpy.float64(self.min_probability))
+
+    @classmethod
+    def read(cls, path: Any) -> StatementModel:
+        import numpy
+
+        with numpy.load(path, allow_pickle=False) as arrays:
+            return cls(str(arrays["version"]), arrays["terms"], arrays["idf"], bool(arrays["sublinear"]),
+                       arrays["coef"], arrays["intercept"], arrays["labels"].tolist(),
+                       float(arrays["none_threshold"]), float(arrays["min_probability"]))
 
     @property
-    def labels(self) -> list[str]:
-        return list(self._labels)
+    def feature_names(self) -> list[str]:
+        return list(self._names)
 
-    def matrix(self, token_lists: Sequence[list[str]]) -> Any:
-        """The TF-IDF rows of candidates: what ``vectorizer.transform(token_lists)`` gives (a CSR matrix).
+    def matrix(self, token_lists: Sequence[list[str]]) -> Rows:
+        """The TF-IDF rows of candidates: what scikit-learn's ``vectorizer.transform(token_lists)`` gives
+        (the same CSR arrays, bit for bit: the same operations in the same order).
 
         Token counts per row come from one ``numpy.unique`` over (row, column) pairs of the whole batch,
         which also sorts each row's columns, as scikit-learn's count vectorizer leaves them.
         """
         import numpy
-        from scipy.sparse import csr_matrix
-        from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
         columns = list(map(self._vocabulary.get, chain.from_iterable(token_lists), repeat(-1)))
         lengths = list(map(len, token_lists))
@@ -97,23 +139,39 @@ class StatementModel:
         known = flat >= 0
         cells, counts = numpy.unique(row_of[known] * width + flat[known], return_counts=True)
         indices = (cells % width).astype(numpy.int32)
+        row_of_entry = cells // width
         indptr = numpy.zeros(rows + 1, dtype=numpy.int32)
-        numpy.cumsum(numpy.bincount(cells // width, minlength=rows), out=indptr[1:])
+        numpy.cumsum(numpy.bincount(row_of_entry, minlength=rows), out=indptr[1:])
         data = counts.astype(numpy.float64)
-        if self._sublinear:
+        if self.sublinear:
             numpy.log(data, data)
             data += 1.0
-        data *= self._idf[indices]
-        matrix = csr_matrix((data, indices, indptr), shape=(rows, width))
-        inplace_csr_row_normalize_l2(matrix)
-        return matrix
+        data *= self.idf[indices]
+        # each row scaled to unit length; ``bincount`` adds each row's squares in column order, as
+        # scikit-learn's row normalisation does, so the sums are the same bits
+        norms = numpy.sqrt(numpy.bincount(row_of_entry, weights=data * data, minlength=rows))
+        norms[norms == 0.0] = 1.0
+        data /= norms[row_of_entry]
+        return Rows(data, indices, indptr, row_of_entry)
 
-    def probabilities(self, matrix: Any) -> Any:
-        """``classifier.predict_proba(matrix)``: the softmax of the linear scores (multinomial model)."""
-        from sklearn.utils.extmath import softmax
+    def probabilities(self, matrix: Rows) -> Any:
+        """What ``classifier.predict_proba`` gives: the softmax of the linear scores (multinomial model).
 
-        scores = matrix @ self._coef_t + self._intercept
-        return softmax(scores, copy=False)
+        Each score adds a row's products weight x coefficient in column order starting from 0.0, as
+        SciPy's sparse product does, then the intercept; the softmax is scikit-learn's, step by step.
+        """
+        import numpy
+
+        rows = len(matrix.indptr) - 1
+        products = matrix.data[:, None] * self._coef_t[matrix.indices]
+        scores = numpy.empty((rows, len(self.labels)), dtype=numpy.float64)
+        for label in range(len(self.labels)):
+            scores[:, label] = numpy.bincount(matrix.row_of_entry, weights=products[:, label], minlength=rows)
+        scores += self.intercept
+        scores -= scores.max(axis=1).reshape((-1, 1))
+        numpy.exp(scores, out=scores)
+        scores /= scores.sum(axis=1).reshape((-1, 1))
+        return scores
 
     def predict(self, token_lists: Sequence[list[str]]) -> list[Prediction]:
         """One prediction per candidate, in order."""
@@ -141,7 +199,7 @@ class StatementModel:
             entries = numpy.repeat(statements, numpy.diff(matrix.indptr))
             rows = numpy.repeat(rows_index, numpy.diff(matrix.indptr))[entries]
             columns = matrix.indices[entries]
-            contributions = matrix.data[entries] * self.classifier.coef_[best[rows], columns]
+            contributions = matrix.data[entries] * self.coef[best[rows], columns]
             order = numpy.lexsort((-contributions, rows))
             rows, columns, contributions = rows[order], columns[order], contributions[order]
             rank = numpy.arange(rows.size) - numpy.searchsorted(rows, rows, side="left")
@@ -149,7 +207,7 @@ class StatementModel:
             names = self._names
             for row, column in zip(rows[top].tolist(), columns[top].tolist(), strict=True):
                 reasons.setdefault(row, []).append(names[column])
-        labels = self._labels
+        labels = self.labels
         return [Prediction(labels[label], probability, tuple(reasons[row]) if row in reasons else ())
                 for row, (label, probability) in enumerate(zip(best.tolist(), chosen.tolist(), strict=True))]
 
@@ -157,14 +215,10 @@ class StatementModel:
 @cache
 def load_model() -> StatementModel:
     """The shipped model (loaded once per process)."""
-    import joblib  # scikit-learn's own persistence; imported here so that importing claimwatch stays light
-
     with resources.as_file(resources.files("monitor.extract").joinpath("data", MODEL_FILE)) as path:
         if not path.exists():
             raise RuntimeError(f"the statement model is missing ({MODEL_FILE}): run scripts/train_model.py")
-        payload = joblib.load(path)
-    return StatementModel(payload["version"], payload["vectorizer"], payload["classifier"],
-                          payload["none_threshold"], payload.get("feature_names"), payload.get("min_probability", 0.0))
+        return StatementModel.read(path)
 
 
 def model_version() -> str:

@@ -7,7 +7,7 @@ statement that no unit matches (segmentation cut it differently) is added as an 
 
 Same data and parameters -> the same model: the solver is deterministic and the examples are ordered by
 page name; ``version`` hashes both. Used by ``scripts/train_model.py``; scikit-learn is imported only here
-and in ``model.load_model``.
+(the fitted model is plain arrays: ``model.StatementModel``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from monitor.extract.corpus import LabelledPage
 from monitor.extract.features import Candidate, candidate_tokens, rule_classification
@@ -105,8 +106,8 @@ def data_version(examples: Sequence[Example], parameters: dict[str, object]) -> 
     return digest.hexdigest()[:12]
 
 
-def fit(examples: Sequence[Example], parameters: dict[str, object] | None = None) -> StatementModel:
-    """Fit the model on examples (deterministic)."""
+def fit_estimators(examples: Sequence[Example], parameters: dict[str, object] | None = None) -> tuple[Any, Any]:
+    """The fitted scikit-learn ``TfidfVectorizer`` and ``LogisticRegression`` (deterministic)."""
     import numpy
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -119,8 +120,15 @@ def fit(examples: Sequence[Example], parameters: dict[str, object] | None = None
     classifier = LogisticRegression(C=float(params["C"]), class_weight=params["class_weight"],  # type: ignore[arg-type]
                                     max_iter=int(params["max_iter"]), solver="lbfgs")  # type: ignore[call-overload]
     classifier.fit(matrix, labels)
-    return StatementModel(data_version(examples, params), vectorizer, classifier, float(params["none_threshold"]),  # type: ignore[arg-type]
-                          None, float(params["min_probability"]))  # type: ignore[arg-type]
+    return vectorizer, classifier
+
+
+def fit(examples: Sequence[Example], parameters: dict[str, object] | None = None) -> StatementModel:
+    """Fit the model on examples (deterministic): its arrays, as the package ships them."""
+    params = {**PARAMETERS, **(parameters or {})}
+    vectorizer, classifier = fit_estimators(examples, params)
+    return StatementModel.fitted(data_version(examples, params), vectorizer, classifier,
+                                 float(params["none_threshold"]), float(params["min_probability"]))  # type: ignore[arg-type]
 
 
 def label_counts(examples: Sequence[Example]) -> Counter[str]:
