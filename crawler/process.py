@@ -7,7 +7,8 @@ site gets a ``Crawler`` of its own (its scheduler, robots.txt, page budget, host
 all on one reactor, at most ``--parallel`` sites in flight (``CLAIMWATCH_MAX_PARALLEL``); politeness is
 Scrapy's own, per domain. A site whose crawl cannot start or raises is recorded as failed on the progress
 pipe and the others go on. Page work off the reactor (extraction, the database, WARC records) goes through
-``pipelines.services``, shared by all the sites (this module only runs crawlers: it imports no pipeline).
+``pipelines.services``, shared by all the sites and closed here when the last crawl ends (this module only
+runs crawlers: it imports no pipeline at module level).
 
 stdout carries JSON lines for the parent: ``{"site", "done", "queued", "errors"}`` (progress) and
 ``{"site", "run": {"status", "detail"}}`` (how a site's run ended). SIGTERM or SIGINT stops every crawl
@@ -197,6 +198,9 @@ def main(argv: Sequence[str]) -> int:
     try:
         _run_reactor(crawls, base, follow_stdin=args.stdin)
     finally:
+        from pipelines.services import PageServices
+
+        PageServices.shutdown()  # now, while its storage thread can still close the database
         logging.shutdown()
     return 0
 

@@ -1,18 +1,22 @@
 """NormalizePipeline: visible text as ordered blocks, and the noise-free content fingerprint.
 
-Runs on the reactor's thread (lxml: about a millisecond for a 50 KB page). A body byte-identical to the page's
-last fetch is not parsed at all. A page that cannot be parsed is still recorded: its fetch as an error
-saying why ("not analysed: ..."), its current snapshot kept; the next crawl tries again.
+Parsing a page (lxml, then the walk that keeps visible text: ~3-10 ms for a 50 KB page) is CPU work, so it
+runs in the crawl's analysis pool (``pipelines.services``), like extraction; the reactor only sends the
+body and receives the blocks. A body byte-identical to the page's last fetch is not parsed at all. A page
+that cannot be parsed is still recorded: its fetch as an error saying why ("not analysed: ..."), its
+current snapshot kept; the next crawl tries again.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
+
+from scrapy.crawler import Crawler
 
 from crawler.items import PageItem
-from monitor.noise import text_fingerprint
-from monitor.normalize import html_to_blocks
 from monitor.store import PageContent
+from pipelines.services import PageServices
 
 log = logging.getLogger(__name__)
 
@@ -25,17 +29,31 @@ def not_analysed(item: PageItem, exc: BaseException) -> PageItem:
     return item
 
 
+def normalize(body: bytes, encoding: str | None) -> tuple[list[Any], PageContent]:
+    """A page's blocks and its content (text and fingerprint) (in a pool process)."""
+    from monitor.noise import text_fingerprint
+    from monitor.normalize import html_to_blocks
+
+    blocks = html_to_blocks(body, encoding)
+    text = "\n".join(block.text for block in blocks)
+    return blocks, PageContent(text=text, fingerprint=text_fingerprint(text))
+
+
 class NormalizePipeline:
-    def process_item(self, item: PageItem) -> PageItem:
+    def __init__(self, services: PageServices) -> None:
+        self.services = services
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> NormalizePipeline:
+        return cls(PageServices.current(crawler.settings["CLAIMWATCH_SETTINGS"], crawler.settings.get("LOG_FILE")))
+
+    async def process_item(self, item: PageItem) -> PageItem:
         if item.body is None or item.skipped or item.alias_of or item.status is None or item.status >= 300:
             return item
         if item.sha256 is not None and item.sha256 == item.known_sha256:
             return item
         try:
-            blocks = html_to_blocks(item.body, item.encoding)
+            item.blocks, item.content = await self.services.analyse(normalize, item.body, item.encoding)
         except Exception as exc:  # noqa: BLE001 - one page's failure is that page's, not the crawl's
             return not_analysed(item, exc)
-        item.blocks = blocks
-        text = "\n".join(block.text for block in blocks)
-        item.content = PageContent(text=text, fingerprint=text_fingerprint(text))
         return item

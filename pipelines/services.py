@@ -3,11 +3,12 @@
 Scrapy's reactor is one thread; the pipelines hand it only what is cheap (normalising a page with lxml).
 Two standard-library executors take the rest:
 
-- ``analyse``: extraction (the statement model, ~10-25 ms a page, and only for pages whose text changed)
-  in a ``concurrent.futures.ProcessPoolExecutor`` of ``Settings.crawl_workers`` processes (spawned, so
-  they inherit neither the reactor nor its threads; each loads the model once), started when a site's
-  first crawl begins or by the first page that needs it: a re-crawl of unchanged pages starts none. With
-  ``crawl_workers=0`` it runs in the calling thread.
+- ``analyse``: the CPU work on a page: parsing it into blocks (every page whose body changed) and
+  extraction (the statement model, ~10-25 ms a page, only for pages whose text changed), in a
+  ``concurrent.futures.ProcessPoolExecutor`` of ``Settings.crawl_workers`` processes (spawned, so they
+  inherit neither the reactor nor its threads; each loads the model once, ~0.3 s), started when a site's
+  first crawl begins or by the first page that needs it: a re-crawl answered by 304s or byte-identical
+  bodies starts none. With ``crawl_workers=0`` it runs in the calling thread.
 - ``io``: everything that waits on a disk or the database (WARC records, one transaction per page, the
   run's close) in ONE thread with its own database connection, so a crawl of many sites has one writer:
   SQLite's single-writer rule is met without locks between processes of one crawl, and pages of one site are
@@ -47,6 +48,7 @@ def _warm_up(log_file: str | None) -> None:
     os.dup2(devnull, 1)
     target = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644) if log_file else devnull
     os.dup2(target, 2)
+    import monitor.normalize  # noqa: F401 - lxml and the page walk
     from monitor.extract.model import load_model
     from monitor.extract.rules import compiled
     from monitor.extract.vocabulary import vocabulary
@@ -103,7 +105,7 @@ class PageServices:
         if self.settings.crawl_workers <= 0:
             return function(*args)
         if self.pool is None:
-            # not before: a re-crawl of unchanged pages never loads the model
+            # not before: a re-crawl of unchanged pages never starts it
             self.warm()
         pool = self.pool
         assert pool is not None

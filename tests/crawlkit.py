@@ -157,7 +157,7 @@ class PagePipelines:
         plan = CrawlPlan(site=site, site_id=site_id, run_id=run_id, start_urls=["http://127.0.0.1:1/"],
                          allow=[], max_pages=1000, render_js=False)
         self.archive = ArchivePipeline(self.services, f"{site}-run{run_id}")
-        self.normalize = NormalizePipeline()
+        self.normalize = NormalizePipeline(self.services)
         self.extract = ExtractPipeline(self.services)
         self.store = StorePipeline(self.services, plan)
 
@@ -166,7 +166,7 @@ class PagePipelines:
 
         async def chain() -> PageItem:
             done = await self.archive.process_item(item)
-            done = self.normalize.process_item(done)
+            done = await self.normalize.process_item(done)
             done = await self.extract.process_item(done)
             return await self.store.process_item(done)
 

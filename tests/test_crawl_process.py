@@ -52,6 +52,9 @@ def test_extraction_in_the_process_pool_or_in_the_crawl_process_stores_the_same(
     baseline_db = f"sqlite:///{tmp_path / 'baseline.db'}"
     setup_site(run_cli, baseline_db, "shop", f"{server.url}/products/", "--allow", "/products/")
     crawl(run_cli, baseline_db)  # the default: a pool of 2 processes
+    # the process closed its database and pool when the crawl ended, cleanly (not left to interpreter exit)
+    [log] = (tmp_path / "data" / "logs").glob("*.log")
+    assert "[pipelines.services]" not in log.read_text(), log.read_text()[-2000:]
 
     monkeypatch.setenv("CLAIMWATCH_CRAWL_WORKERS", "0")
     monkeypatch.setenv("CLAIMWATCH_DATA", str(tmp_path / "data2"))
