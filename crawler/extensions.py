@@ -14,7 +14,9 @@ from twisted.internet import task
 
 
 class CrawlProgress:
-    """Every ``CLAIMWATCH_PROGRESS_INTERVAL`` seconds: {"site", "done", "queued", "errors"} on stdout."""
+    """Every ``CLAIMWATCH_PROGRESS_INTERVAL`` seconds: {"site", "done", "queued", "errors"} on stdout, when
+    it differs from the last line (a site waiting out its politeness delay says nothing new; with hundreds of
+    sites in flight, the parent reads only what moved)."""
 
     def __init__(self, crawler: Crawler, interval: float, site: str = "") -> None:
         self.crawler = crawler
@@ -23,6 +25,7 @@ class CrawlProgress:
         self.done = 0
         self.errors = 0
         self.loop: task.LoopingCall | None = None
+        self.last: tuple[int, int, int] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlProgress:
@@ -49,8 +52,11 @@ class CrawlProgress:
             return 0
 
     def emit(self, final: bool = False) -> None:
-        line: dict[str, object] = {"site": self.site, "done": self.done,
-                                   "queued": 0 if final else self._queued(), "errors": self.errors}
+        queued = 0 if final else self._queued()
+        if not final and (self.done, queued, self.errors) == self.last:
+            return
+        self.last = (self.done, queued, self.errors)
+        line: dict[str, object] = {"site": self.site, "done": self.done, "queued": queued, "errors": self.errors}
         if final:
             line["final"] = True
         sys.stdout.write(json.dumps(line) + "\n")

@@ -254,3 +254,21 @@ def test_a_meta_refresh_to_no_url_at_all_is_not_followed_and_the_page_is_stored(
     crawl(run_cli, sqlite_url)
     [post] = [f for f in fetches(sqlite_url) if (f.final_url or "").endswith("/blog/post-1.html")]
     assert post.status == 200 and post.error is None and post.outcome == "new", (post.status, post.error)
+
+
+def test_progress_lines_say_only_what_moved(capsys) -> None:
+    """Hundreds of sites in flight mostly wait out politeness delays: each says something only when its
+    numbers changed, and always at its end."""
+    from types import SimpleNamespace
+
+    from crawler.extensions import CrawlProgress
+
+    progress = CrawlProgress(SimpleNamespace(engine=None), 0.5, "shop")  # type: ignore[arg-type]
+    progress.emit()
+    progress.emit()
+    progress.stored(SimpleNamespace(error=None, status=200))
+    progress.emit()
+    progress.emit()
+    progress.emit(final=True)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["done"], line.get("final", False)) for line in lines] == [(0, False), (1, False), (1, True)]
