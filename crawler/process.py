@@ -162,9 +162,10 @@ def _read_plans(path: Path) -> CrawlPlan | None:
 
 
 def main(argv: Sequence[str]) -> int:
-    from monitor.processes import die_with_parent
+    from monitor.processes import die_with_parent, raise_open_files_limit
 
     die_with_parent()  # a killed `claimwatch crawl` takes its crawl (this process group) with it
+    raise_open_files_limit()  # many sites in flight, a few connections each
     parser = argparse.ArgumentParser(prog="python -m crawler", description=__doc__.split("\n", 1)[0])
     parser.add_argument("plans", nargs="*", type=Path, help="crawl plans (JSON, monitor.crawlplan)")
     parser.add_argument("--stdin", action="store_true",

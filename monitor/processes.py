@@ -112,3 +112,20 @@ def die_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=watch, name="lifeline", daemon=True).start()
+
+
+def raise_open_files_limit(wanted: int = 65536) -> int:
+    """Raise this process's soft limit on open files towards its hard limit (at most ``wanted``): a crawl
+    of hundreds of sites in flight holds a few connections per site, more than a shell's usual 1,024.
+    Returns the soft limit in force."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(hard, wanted)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft

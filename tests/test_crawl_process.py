@@ -272,3 +272,25 @@ def test_progress_lines_say_only_what_moved(capsys) -> None:
     progress.emit(final=True)
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(line["done"], line.get("final", False)) for line in lines] == [(0, False), (1, False), (1, True)]
+
+
+def test_the_crawl_process_lifts_a_low_open_files_limit() -> None:
+    """Hundreds of sites in flight hold more sockets than a shell's usual 1,024 open files allow."""
+    import resource
+    import sys
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard <= 256:
+        pytest.skip(f"the hard limit on open files is {hard}: nothing to lift")
+
+    def low() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+
+    probe = ("import resource\n"
+             "from monitor.processes import raise_open_files_limit\n"
+             "raised = raise_open_files_limit()\n"
+             "print(raised, resource.getrlimit(resource.RLIMIT_NOFILE)[0])")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, preexec_fn=low,
+                            timeout=60, check=True)
+    raised, in_force = map(int, result.stdout.split())
+    assert raised == in_force and in_force > 256
