@@ -1,5 +1,6 @@
 """A crawl run's life, in one place: started (``start_run``, by `claimwatch crawl` before the crawl process
-starts), ended by the crawl process once its pages are stored (``end_run``), or, when that process could not,
+starts), ended by the crawl process once its pages are stored (``run_screenshots``, then ``finish_run`` on its
+storage thread: pipelines/store.py), or, when that process could not,
 by `claimwatch crawl` from how it exited (``finish_run``, ``mark_interrupted``); runs left 'running' by a
 process that no longer exists are closed (``close_stale_runs``)."""
 
@@ -47,29 +48,19 @@ def finish_run(session: Session, run_id: int, status: str, detail: str | None = 
     count_run(session, run)
 
 
-def end_run(settings: Settings, run_id: int, status: str, detail: str | None = None, *,
-            screenshots: bool = False) -> int:
-    """The end of a site's crawl, once every page is stored: its screenshots first (``screenshots``: the
-    pages that got a high or medium change), then how it ended and its counts (``finish_run``). Returns the
-    screenshots taken. Blocking (sync Playwright, the database): called off the crawl's event loop."""
-    from monitor.db import make_engine, make_session_factory
+def run_screenshots(settings: Settings, run_id: int) -> int:
+    """Screenshots of the run's pages that got a high or medium change, before the run is ended; the number
+    taken. Blocking (sync Playwright): called off the crawl's event loop. Missing screenshots never fail a
+    finished crawl."""
+    from monitor.screenshots import capture_run_screenshots
 
-    taken = 0
-    if screenshots:
-        from monitor.screenshots import capture_run_screenshots
-
-        try:
-            taken = capture_run_screenshots(settings, run_id)
-        except Exception as exc:  # noqa: BLE001 - missing screenshots must not fail a finished crawl
-            log.error("screenshots failed: %s", exc)
-        if taken:
-            log.info("took %d screenshots", taken)
-    engine = make_engine(settings.db_url, busy_timeout=settings.db_busy_timeout)
     try:
-        with make_session_factory(engine).begin() as session:
-            finish_run(session, run_id, status, detail=detail)
-    finally:
-        engine.dispose()
+        taken = capture_run_screenshots(settings, run_id)
+    except Exception as exc:  # noqa: BLE001 - missing screenshots must not fail a finished crawl
+        log.error("screenshots failed: %s", exc)
+        return 0
+    if taken:
+        log.info("took %d screenshots", taken)
     return taken
 
 

@@ -4,8 +4,9 @@ Last of the four pipelines. Each page's transaction runs on the crawl's storage 
 (``pipelines.services``), on its one connection, with a Session joined to the transaction for the ORM work.
 A page counts as done only once it is stored, so the spider closes only when every page is.
 
-When the site's crawl closes, the run is ended by ``monitor.runs.end_run`` (screenshots of the pages that got
-a high or medium change, then the status and counts from what was stored) and the way it ended goes to
+When the site's crawl closes, screenshots are taken of the pages that got a high or medium change
+(``monitor.runs.run_screenshots``, in a thread of its own), then the run is ended by ``monitor.runs.finish_run``
+on the storage thread (its status and counts from what was stored) and the way it ended goes to
 `claimwatch crawl` on the progress pipe. A database that takes no more writes (locked, full, read-only)
 stops this site's crawl at once: the pages after it would fail too.
 """
@@ -129,7 +130,7 @@ class StorePipeline:
     # --- the end of the site's crawl ---------------------------------------------------------------------
 
     async def close_spider(self) -> None:
-        from monitor.runs import end_run
+        from monitor.runs import run_screenshots
 
         reason = "finished"
         if self.crawler is not None and self.crawler.stats is not None:
@@ -143,17 +144,27 @@ class StorePipeline:
             if self.unstored:
                 detail = (f"{self.unstored} fetched page{'s' if self.unstored > 1 else ''} could not be stored "
                           "(see the log); the next crawl fetches them again")
-        photograph = self.services.settings.screenshots and status == "finished"
-        recorded = True
-        try:
+        if self.services.settings.screenshots and status == "finished":
             # a thread of its own: screenshots (sync Playwright) take seconds, and other sites' pages are
             # still being stored meanwhile
-            await asyncio.to_thread(end_run, self.services.settings, self.plan.run_id, status, detail,
-                                    screenshots=photograph)
+            await asyncio.to_thread(run_screenshots, self.services.settings, self.plan.run_id)
+        recorded = True
+        try:
+            await self.services.in_io(self.end, status, detail)
         except Exception as exc:  # noqa: BLE001 - `claimwatch crawl` records the run from the line below
             log.error("could not close run %d: %s", self.plan.run_id, exc)
             recorded = False
         report_run_end(self.plan.site, status, detail, recorded=recorded)
+
+    def end(self, status: str, detail: str | None) -> None:
+        """The run's end (``monitor.runs.finish_run``), on the storage thread's connection (after this site's
+        pages, in order: no second connection waiting on the first's write lock)."""
+        from monitor.runs import finish_run
+
+        connection = self.services.connection()
+        with connection.begin(), Session(bind=connection, expire_on_commit=False, autoflush=False) as session:
+            finish_run(session, self.plan.run_id, status, detail)
+            session.flush()
 
 
 def archive_problem(error: str | None) -> str | None:

@@ -150,6 +150,22 @@ class Trouble:
         self.started = False
         self.ended = threading.Event()
 
+    def before_the_run_is_recorded(self, monkeypatch: pytest.MonkeyPatch) -> Trouble:
+        """Have `claimwatch crawl` record the crawl's end only once the trouble is over (as when it goes
+        away while the crawl closes), whatever the machine's load: the crawl process may end faster than the
+        log is watched, and with the disk still full nothing could be recorded or released."""
+        import monitor.crawl
+
+        record_end = monitor.crawl._record_end
+
+        def after_the_trouble(*args: object, **kwargs: object) -> object:
+            if self.started:
+                self.ended.wait(timeout=300)
+            return record_end(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(monitor.crawl, "_record_end", after_the_trouble)
+        return self
+
     def make(self, _path: str) -> None:
         if not self.started:
             self.started = True
@@ -208,10 +224,10 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_a_database_locked_midway_fails_the_run_and_the_next_crawl_reports_no_new_pages(
-        run_cli, sqlite_url, site_server, tmp_path) -> None:
+        run_cli, sqlite_url, site_server, tmp_path, monkeypatch) -> None:
     server = _setup(run_cli, sqlite_url, site_server)
     holder = write_lock_holder(sqlite_url.removeprefix("sqlite:///"), tmp_path / "data" / "logs")
-    server.hooks["/products/p10.html"] = holder.make
+    server.hooks["/products/p10.html"] = holder.before_the_run_is_recorded(monkeypatch).make
     result = crawl(run_cli, sqlite_url, ok=False)
     assert holder.ended.is_set()
     assert result.exit_code == 1
@@ -229,7 +245,7 @@ def test_a_database_locked_midway_fails_the_run_and_the_next_crawl_reports_no_ne
 
 
 def test_a_known_page_not_stored_is_compared_next_time_with_its_last_stored_version(
-        run_cli, sqlite_url, site_server, tmp_path) -> None:
+        run_cli, sqlite_url, site_server, tmp_path, monkeypatch) -> None:
     site = tmp_path / "site"
     shutil.copytree(SHOP, site)
     server: SiteServer = site_server(site)
@@ -238,7 +254,7 @@ def test_a_known_page_not_stored_is_compared_next_time_with_its_last_stored_vers
     for page in sorted((site / "products").glob("p[0-9][0-9].html")):  # the same claim changes on 30 pages
         page.write_text(page.read_text().replace("throughout the day", "and treats chronic fatigue syndrome"))
     holder = write_lock_holder(sqlite_url.removeprefix("sqlite:///"), tmp_path / "data" / "logs")
-    server.hooks["/products/p10.html"] = holder.make
+    server.hooks["/products/p10.html"] = holder.before_the_run_is_recorded(monkeypatch).make
     assert crawl(run_cli, sqlite_url, ok=False).exit_code == 1
     server.hooks.clear()
     crawl(run_cli, sqlite_url)
@@ -255,12 +271,12 @@ def test_a_known_page_not_stored_is_compared_next_time_with_its_last_stored_vers
 
 
 def test_a_full_disk_under_the_database_fails_the_run_and_the_next_crawl_reports_no_new_pages(
-        run_cli, site_server, small_disk, tmp_path) -> None:
+        run_cli, site_server, small_disk, tmp_path, monkeypatch) -> None:
     # the report's case: the disk filled up during a site's first crawl, and once it had room again the
     # next crawl reported every page the full disk had refused as a new page (528 false "added" changes)
     db = f"sqlite:///{small_disk / 'claimwatch.db'}"
     server = _setup(run_cli, db, site_server)
-    filler = disk_filler(small_disk, tmp_path / "data" / "logs")
+    filler = disk_filler(small_disk, tmp_path / "data" / "logs").before_the_run_is_recorded(monkeypatch)
     server.hooks["/products/p10.html"] = filler.make
     result = crawl(run_cli, db, ok=False)
     assert filler.ended.is_set()
