@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check monitor crawler pipelines tests bench
 .venv/bin/mypy
-exec .venv/bin/pytest "$@"
+# one test process per core, at most four (pytest-xdist); CLAIMWATCH_TEST_WORKERS=0 runs the suite in this
+# process (e.g. to debug with pdb), or N in N processes
+exec .venv/bin/pytest -n "${CLAIMWATCH_TEST_WORKERS:-auto}" --maxprocesses 4 "$@"
