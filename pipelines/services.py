@@ -38,12 +38,20 @@ T = TypeVar("T")
 
 
 def _warm_up(log_file: str | None) -> None:
-    """A pool process's start: off the crawl's progress pipe (stdout, and stderr, which the parent reads as
-    one: a pool process outliving a killed crawl must not hold it open), its output to the crawl's log; then
-    load what every page's extraction needs (the model, the vocabulary, the compiled rules) before the
-    first page arrives."""
+    """A pool process's start: it ends when the crawl process does, however that ends (SIGKILL included:
+    the pool's own queues would keep it waiting forever); off the crawl's progress pipe (stdout, and stderr,
+    which the parent reads as one), its output to the crawl's log; then load what every page's extraction
+    needs (the model, the vocabulary, the compiled rules) before the first page arrives."""
     import os
+    import threading
 
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        def orphaned() -> None:
+            parent.join()  # returns when the crawl process is gone (its end of the start-up pipe closed)
+            os._exit(1)
+
+        threading.Thread(target=orphaned, name="die-with-crawl", daemon=True).start()
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     target = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644) if log_file else devnull

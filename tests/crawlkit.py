@@ -112,6 +112,24 @@ def start_slow_crawl(run_cli: Callable[..., Result], db: str, server: Any, data_
                             stdout=subprocess.DEVNULL, stderr=stderr, text=True, start_new_session=True)
 
 
+def pool_processes(pid: int) -> list[int]:
+    """The analysis pool's processes under a crawl process."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            found = [int(child) for child in children.read().split()]
+    except OSError:
+        return []
+    pool = []
+    for child in found:
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as cmdline:
+                if b"spawn_main" in cmdline.read():
+                    pool.append(child)
+        except OSError:
+            continue
+    return pool
+
+
 def shop_database(db_url: str) -> tuple[Engine, sessionmaker[Session], int]:
     """A database upgraded to head with one site, "shop" on http://127.0.0.1:1/: its engine, sessions and
     the site's id (for tests that drive the page chain or the store directly, without a crawl)."""

@@ -18,7 +18,18 @@ import time
 from pathlib import Path
 
 import pytest
-from crawlkit import PagePipelines, counts, crawl, fetches, runs, setup_site, shop_database, shop_page, start_slow_crawl
+from crawlkit import (
+    PagePipelines,
+    counts,
+    crawl,
+    fetches,
+    pool_processes,
+    runs,
+    setup_site,
+    shop_database,
+    shop_page,
+    start_slow_crawl,
+)
 from sqlalchemy import select
 
 from monitor.config import load_settings
@@ -77,24 +88,6 @@ def test_bad_worker_count_is_a_one_line_error(run_cli, sqlite_url, monkeypatch) 
     assert "CLAIMWATCH_CRAWL_WORKERS" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-def _pool_processes(pid: int) -> list[int]:
-    """The analysis pool's processes under a crawl process."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as children:
-            found = [int(child) for child in children.read().split()]
-    except OSError:
-        return []
-    pool = []
-    for child in found:
-        try:
-            with open(f"/proc/{child}/cmdline", "rb") as cmdline:
-                if b"spawn_main" in cmdline.read():
-                    pool.append(child)
-        except OSError:
-            continue
-    return pool
-
-
 def test_an_analysis_process_killed_midway_costs_only_its_pages_and_the_crawl_finishes(
         run_cli, sqlite_url, site_server, tmp_path) -> None:
     server = site_server(SHOP)
@@ -106,7 +99,7 @@ def test_an_analysis_process_killed_midway_costs_only_its_pages_and_the_crawl_fi
             time.sleep(0.05)
         crawler = runs(sqlite_url)[-1].pid
         assert crawler, "the crawl process never started"
-        pool = _pool_processes(crawler)
+        pool = pool_processes(crawler)
         assert len(pool) == 2, f"expected two analysis processes under the crawl process, found {pool}"
         os.kill(pool[0], signal.SIGKILL)
         _, stderr = parent.communicate(timeout=120)
@@ -116,7 +109,7 @@ def test_an_analysis_process_killed_midway_costs_only_its_pages_and_the_crawl_fi
     assert parent.returncode == 0, stderr
     [run] = runs(sqlite_url)
     assert run.status == "finished", (run.status, run.detail)
-    assert not _pool_processes(crawler), "analysis processes outlived their crawl"
+    assert not pool_processes(crawler), "analysis processes outlived their crawl"
     stored = counts(sqlite_url)
     assert stored.pages == 38  # 36 HTML pages + manual.bin + missing.html: every fetch recorded
     lost = [f for f in fetches(sqlite_url) if (f.error or "").startswith("not analysed")]

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from crawlkit import counts, page_urls, runs, start_slow_crawl
+from crawlkit import counts, page_urls, pool_processes, runs, start_slow_crawl
 from sqlalchemy import func, select
 
 from monitor.db import make_engine, make_session_factory
@@ -33,6 +33,8 @@ def test_sigkill_midway_then_recrawl(run_cli, db_url, site_server, tmp_path, mon
         _wait_for(lambda: counts(db_url).snapshots >= 6, 60, "six stored pages")
         child = runs(db_url)[-1].pid
         assert child
+        pool = pool_processes(child)
+        assert pool, "the crawl's analysis processes were not started"
         # the worst case: the crawl process and the `claimwatch crawl` parent both die at once
         os.killpg(parent.pid, signal.SIGKILL)
         os.kill(child, signal.SIGKILL) if _alive(child) else None
@@ -41,6 +43,9 @@ def test_sigkill_midway_then_recrawl(run_cli, db_url, site_server, tmp_path, mon
         if parent.poll() is None:
             parent.kill()
     _wait_for(lambda: not _alive(child), 10, "the crawl process to die")
+    # nothing of it lives on: its analysis processes end with it (else they would wait forever, each holding
+    # the memory of a loaded model)
+    _wait_for(lambda: not any(_alive(pid) for pid in pool), 10, "the analysis processes to end")
     killed = counts(db_url)
     assert 6 <= killed.snapshots < 36, "the crawl was not midway"
     kept = set(page_urls(db_url))
