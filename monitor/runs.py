@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -89,16 +89,16 @@ def mark_interrupted(session: Session, run_id: int, why: str) -> None:
 
 
 def count_run(session: Session, run: CrawlRun) -> None:
-    """Fill a run's counters from what it stored (cheaper than bumping them on every page)."""
-    def count(query: Any) -> int:
-        return int(session.scalar(query) or 0)
-
-    run.pages = count(select(func.count()).select_from(Fetch).where(Fetch.run_id == run.id))
-    run.errors = count(select(func.count()).select_from(Fetch)
-                       .where(Fetch.run_id == run.id, Fetch.outcome == "error"))
-    run.new_snapshots = count(select(func.count()).select_from(Snapshot).join(Fetch, Fetch.id == Snapshot.fetch_id)
-                              .where(Fetch.run_id == run.id))
-    run.changes = count(select(func.count()).select_from(Change).where(Change.run_id == run.id))
+    """Fill a run's counters from what it stored (cheaper than bumping them on every page), in one query."""
+    fetches = select(func.count()).select_from(Fetch).where(Fetch.run_id == run.id)
+    counts = session.execute(select(
+        fetches.scalar_subquery(),
+        fetches.where(Fetch.outcome == "error").scalar_subquery(),
+        select(func.count()).select_from(Snapshot).join(Fetch, Fetch.id == Snapshot.fetch_id)
+        .where(Fetch.run_id == run.id).scalar_subquery(),
+        select(func.count()).select_from(Change).where(Change.run_id == run.id).scalar_subquery(),
+    )).one()
+    run.pages, run.errors, run.new_snapshots, run.changes = (int(count or 0) for count in counts)
 
 
 def close_stale_runs(session: Session, site_id: int | None = None) -> int:

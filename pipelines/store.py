@@ -44,6 +44,7 @@ class StorePipeline:
                                 settings.outage_rules)
         self.failure: str | None = None  # why this site's crawl was stopped
         self.unstored = 0  # pages the database refused (each logged with its traceback)
+        self.changed = False  # a page of this run got a change: there may be screenshots to take
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -70,6 +71,7 @@ class StorePipeline:
             log.error("page %s not stored", item.url, exc_info=exc)
             raise DropItem(f"not stored: {type(exc).__name__}: {exc}") from None
         item.outcome = outcome.outcome
+        self.changed = self.changed or outcome.changes > 0
         item.body = None  # stored; keep the item small in Scrapy's memory
         item.content = None
         item.blocks = []
@@ -144,7 +146,7 @@ class StorePipeline:
             if self.unstored:
                 detail = (f"{self.unstored} fetched page{'s' if self.unstored > 1 else ''} could not be stored "
                           "(see the log); the next crawl fetches them again")
-        if self.services.settings.screenshots and status == "finished":
+        if self.services.settings.screenshots and status == "finished" and self.changed:
             # a thread of its own: screenshots (sync Playwright) take seconds, and other sites' pages are
             # still being stored meanwhile
             await asyncio.to_thread(run_screenshots, self.services.settings, self.plan.run_id)
