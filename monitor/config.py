@@ -120,7 +120,7 @@ class Settings:
     outage_min_statements: int = 5
     db_busy_timeout: float = DEFAULT_BUSY_TIMEOUT  # CLAIMWATCH_DB_BUSY_TIMEOUT (SQLite)
     # sites crawled at once by one crawl process (CLAIMWATCH_MAX_PARALLEL): sites in flight, not processes
-    max_parallel_crawls: int = 16
+    max_parallel_crawls: int = 64
     # processes of the crawl's pool that extract statements from changed pages (0: in the crawl process)
     crawl_workers: int = 2
     # the crawl (crawler/process.py turns these into Scrapy settings)
@@ -241,7 +241,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, db_url: str | None = 
         outage_loss_share=_number(env, "CLAIMWATCH_OUTAGE_LOSS_SHARE", 0.8, 0.05, 1.0),
         outage_min_statements=_whole(env, "CLAIMWATCH_OUTAGE_MIN_STATEMENTS", 5, 1, 10_000),
         db_busy_timeout=_number(env, "CLAIMWATCH_DB_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT, 0.1, 3600),
-        max_parallel_crawls=_whole(env, "CLAIMWATCH_MAX_PARALLEL", 16, 1, 1000),
+        max_parallel_crawls=_whole(env, "CLAIMWATCH_MAX_PARALLEL", 64, 1, 1000),
         crawl_workers=_workers(env.get("CLAIMWATCH_CRAWL_WORKERS")),
         throttle_start_delay=_number(env, "CLAIMWATCH_THROTTLE_START_DELAY", 0.5, 0, 60),
         download_timeout=_whole(env, "CLAIMWATCH_DOWNLOAD_TIMEOUT", 30, 1, 3600),
