@@ -1,5 +1,5 @@
 """Extensions of the crawl process: each site's progress as JSON lines on stdout (read by the `claimwatch
-crawl` parent process), and the root logger's level."""
+crawl` parent process), the root logger's level, and AutoThrottle reading a 304 as the normal answer it is."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.extensions.throttle import AutoThrottle
 from twisted.internet import task
 
 
@@ -95,3 +96,21 @@ class LogLevel:
     def opened(self, spider: Any) -> None:
         logging.getLogger().setLevel(self.level)
         logging.getLogger("scrapy").setLevel(self.level)
+
+
+class ConditionalAutoThrottle(AutoThrottle):
+    """Scrapy's AutoThrottle, with a 304 Not Modified counted as the normal answer it is.
+
+    AutoThrottle lowers a host's delay only after a 200: error pages are small and fast, and would otherwise
+    talk it into going faster. But a re-crawl asks conditionally (If-None-Match, If-Modified-Since), and a
+    seller whose pages did not change answers nearly every request with a 304: the delay then never left its
+    start value (0.5 s), and a re-crawl of an unchanged site took ~4 s for 11 pages where the first crawl's
+    200s took ~1 s. A 304 is the server saying, as fast as it can, that the page is as it was: its latency
+    measures the server's load as a 200's does, so it adjusts the delay the same way (every other status
+    still only raises it). Everything else (start delay, target concurrency, maximum delay) is AutoThrottle's.
+    """
+
+    def _adjust_delay(self, slot: Any, latency: float, response: Any) -> None:
+        if response.status == 304:
+            response = response.replace(status=200)
+        super()._adjust_delay(slot, latency, response)

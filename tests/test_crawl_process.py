@@ -287,3 +287,27 @@ def test_the_crawl_process_lifts_a_low_open_files_limit() -> None:
                             timeout=60, check=True)
     raised, in_force = map(int, result.stdout.split())
     assert raised == in_force and in_force > 256
+
+
+@pytest.mark.parametrize(("status", "lowered"), [(200, True), (304, True), (404, False), (503, False)])
+def test_autothrottle_reads_a_304_as_a_normal_answer(status: int, lowered: bool) -> None:
+    """A re-crawl of an unchanged site gets 304s: they lower a host's delay as 200s do (Scrapy's own
+    AutoThrottle kept it at its start value for a whole re-crawl); error pages still never lower it."""
+    from scrapy.core.downloader import Slot
+    from scrapy.extensions.throttle import AutoThrottle
+    from scrapy.http import Response
+    from scrapy.utils.test import get_crawler
+
+    from crawler.extensions import ConditionalAutoThrottle
+
+    crawler = get_crawler(settings_dict={"AUTOTHROTTLE_ENABLED": True, "AUTOTHROTTLE_START_DELAY": 0.5})
+    throttle = ConditionalAutoThrottle(crawler)
+    throttle.mindelay, throttle.maxdelay = 0.0, 30.0  # set when the spider opens
+    slot = Slot(concurrency=8, delay=0.5, jitter=0)
+    throttle._adjust_delay(slot, 0.004, Response("http://127.0.0.1:1/p.html", status=status))
+    assert (slot.delay < 0.5) is lowered
+    # Scrapy's own leaves the delay where it was after a 304
+    plain, slot = AutoThrottle(crawler), Slot(concurrency=8, delay=0.5, jitter=0)
+    plain.mindelay, plain.maxdelay = 0.0, 30.0
+    plain._adjust_delay(slot, 0.004, Response("http://127.0.0.1:1/p.html", status=status))
+    assert (slot.delay < 0.5) is (status == 200)
