@@ -222,7 +222,7 @@ def _moment(value: str | None) -> datetime | None:
 
 @dataclass(frozen=True, slots=True)
 class WorkerOptions:
-    concurrency: int = 2  # crawls at once (each one a crawl process of its own)
+    concurrency: int = 64  # sites crawled at once, in one shared crawl process (CLAIMWATCH_MAX_PARALLEL)
     queues: tuple[str, ...] = ()  # default: the settings' queue
     pool: str = "threads"  # a task only waits for its crawl process: threads suffice
     loglevel: str = "INFO"

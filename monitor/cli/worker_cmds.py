@@ -21,8 +21,9 @@ def _queues(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @click.command("worker")
-@click.option("--concurrency", "-c", type=click.IntRange(1, 256), default=2, show_default=True,
-              help="Sites this worker crawls at once (each in a crawl process of its own).")
+@click.option("--concurrency", "-c", type=click.IntRange(1, 1000), default=None,
+              help="Sites this worker crawls at once, side by side in one crawl process "
+                   "[default: CLAIMWATCH_MAX_PARALLEL, 64].")
 @click.option("--queues", "-Q", "queues", multiple=True, metavar="NAME[,NAME]",
               help="Queues to take crawl requests from (repeatable; default: CLAIMWATCH_QUEUE or "
                    "claimwatch-crawls).")
@@ -33,7 +34,7 @@ def _queues(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--loglevel", "-l", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
               default="INFO", show_default=True, help="Log level of the worker's log on stderr.")
 @pass_app
-def worker_command(app: App, concurrency: int, queues: tuple[str, ...], pool: str, nodename: str | None,
+def worker_command(app: App, concurrency: int | None, queues: tuple[str, ...], pool: str, nodename: str | None,
                    loglevel: str) -> None:
     """Run a Celery worker that crawls the sites the daemon sends it (CLAIMWATCH_EXECUTOR=celery).
 
@@ -58,8 +59,8 @@ def worker_command(app: App, concurrency: int, queues: tuple[str, ...], pool: st
     problem = broker_problem(app.settings)
     if problem is not None:
         fail(problem)
-    options = WorkerOptions(concurrency=concurrency, queues=_queues(queues), pool=pool,
-                            loglevel=loglevel.upper(), nodename=nodename)
+    options = WorkerOptions(concurrency=concurrency or app.settings.max_parallel_crawls, queues=_queues(queues),
+                            pool=pool, loglevel=loglevel.upper(), nodename=nodename)
     sys.exit(start_worker(app.settings, options, lease_ttl=lease_ttl))
 
 
