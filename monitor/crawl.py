@@ -346,11 +346,11 @@ class SharedCrawlProcess:
                 process.close_input()
 
 
-def crawl_log_path(settings: Settings, jobs: Sequence[CrawlJob]) -> Path:
+def crawl_log_path(settings: Settings, first: CrawlJob, sites: int) -> Path:
     """The crawl process's log: the site's own log for one site, one log named after the first run else."""
-    if len(jobs) == 1:
-        return jobs[0].log_path
-    return settings.log_dir / f"crawl-run{min(job.run_id for job in jobs)}.log"
+    if sites == 1:
+        return first.log_path
+    return settings.log_dir / f"crawl-run{first.run_id}.log"
 
 
 def run_jobs(
@@ -366,7 +366,8 @@ def run_jobs(
     """Crawl the prepared sites in one crawl process, to the end; each site's summary."""
     if not jobs:
         return {}
-    process = CrawlProcess(sessions, settings, crawl_log_path(settings, jobs), parallel=parallel,
+    first = min(jobs, key=lambda job: job.run_id)
+    process = CrawlProcess(sessions, settings, crawl_log_path(settings, first, len(jobs)), parallel=parallel,
                            extra_settings=extra_settings, env=jobs[0].env).start()
     if on_start is not None:
         assert process.process is not None
@@ -519,31 +520,49 @@ def _crawl_prepared(
     parallel: int | None,
     stop: CrawlStop | None = None,
 ) -> list[RunSummary]:
-    jobs: list[CrawlJob] = []
+    """Plan each site's run and hand it to the crawl process as soon as it is planned: the process starts
+    with the first site, its start-up overlapping the planning of the others, and crawls while the rest are
+    planned. A site refused at planning (render_js without Chromium, a data folder that takes no files) is a
+    failed run, and so is every site the crawl process could not be started for or take; the others go on."""
+    names = list(dict.fromkeys(site_names))
     results: dict[str, RunSummary] = {}
-    for name in dict.fromkeys(site_names):
+    submitted: dict[str, tuple[CrawlJob, Future[RunSummary]]] = {}
+    process: CrawlProcess | None = None
+    broken: BaseException | None = None  # why the crawl process could not be started, or took no more
+    for name in names:
         try:
-            jobs.append(prepare_crawl(sessions, settings, name))
+            job = prepare_crawl(sessions, settings, name)
         except CrawlRefused as exc:  # one misconfigured site must not keep the others from being crawled
             results[name] = RunSummary(name, exc.run_id, "failed", detail=str(exc))
-    if stop is not None and stop.reason is not None:
-        for job in jobs:
-            results[job.site] = _interrupted(sessions, RunSummary(job.site, job.run_id, "running",
-                                                                  log_path=str(job.log_path)),
-                                             f"{stop.reason} before the crawl started")
+            continue
+        if stop is not None and stop.reason is not None:
+            results[name] = _interrupted(sessions, RunSummary(name, job.run_id, "running", log_path=str(job.log_path)),
+                                         f"{stop.reason} before the crawl started")
+            continue
+        if broken is None:
+            try:
+                if process is None:
+                    process = CrawlProcess(sessions, settings, crawl_log_path(settings, job, len(names)),
+                                           parallel=parallel, env=job.env).start()
+                    if stop is not None and process.process is not None:
+                        stop.started(process.process)
+                submitted[name] = (job, process.submit(job, on_progress))
+                continue
+            except Exception as exc:  # noqa: BLE001 - recorded for every site it concerns, never lost
+                broken = exc
+        results.update(run_jobs_failed(sessions, [job], broken))
+    if process is None:
         return [results[name] for name in site_names]
-    started: list[subprocess.Popen[str]] = []
-
-    def on_start(process: subprocess.Popen[str]) -> None:
-        started.append(process)
-        if stop is not None:
-            stop.started(process)
-
-    results.update(run_jobs_guarded(sessions, settings, jobs, on_progress=on_progress, parallel=parallel,
-                                    on_start=on_start))
-    if stop is not None and started and stop.ended(started[0]) and stop.reason:
-        for job in jobs:
-            results[job.site] = _interrupted(sessions, results[job.site], stop.reason)
+    process.close_input()
+    process.wait()
+    for name, (job, future) in submitted.items():
+        try:
+            results[name] = future.result()
+        except Exception as exc:  # noqa: BLE001 - recorded as the site's failed run, never lost
+            results.update(run_jobs_failed(sessions, [job], exc))
+    if stop is not None and process.process is not None and stop.ended(process.process) and stop.reason:
+        for name in submitted:
+            results[name] = _interrupted(sessions, results[name], stop.reason)
     return [results[name] for name in site_names]
 
 
