@@ -1,8 +1,8 @@
 """The crawl process: many sites in one Scrapy process, each with its own crawler.
 
-`claimwatch crawl` (``monitor.crawl``) plans each site's run, then starts ONE process:
+`claimwatch crawl` (``monitor.crawl``) starts ONE process with the first site it planned:
 ``python -m crawler --stdin --log FILE [--parallel N] [-s NAME=VALUE ...]`` and writes each plan's path
-on its stdin (plan paths may also be given as arguments). Here every
+on its stdin as the site is planned (plan paths may also be given as arguments). Here every
 site gets a ``Crawler`` of its own (its scheduler, robots.txt, page budget, host policy, pipelines and run),
 all on one reactor, at most ``--parallel`` sites in flight (``CLAIMWATCH_MAX_PARALLEL``); politeness is
 Scrapy's own, per domain. A site whose crawl cannot start or raises is recorded as failed on the progress
