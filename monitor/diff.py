@@ -209,6 +209,9 @@ def guarantee_delta(before_attrs: Mapping[str, Any], after_attrs: Mapping[str, A
         delta["days"] = [before_days, after_days]
     if before_life != after_life:
         delta["lifetime"] = [before_life, after_life]
+    before_cycle, after_cycle = before_attrs.get("cycle_days"), after_attrs.get("cycle_days")
+    if before_cycle != after_cycle:  # an auto-ship's cycle: stated, neither better nor worse for the buyer
+        delta["cycle_days"] = [before_cycle, after_cycle]
     if before_life and not after_life:
         worse.append("lifetime_lost")
     elif after_life and not before_life:

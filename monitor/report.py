@@ -568,6 +568,9 @@ def describe_delta(delta: Mapping[str, Any]) -> tuple[str, ...]:
             lines.append(f"{_days(before)} -> {_days(after)}")
     if pair := _pair(delta.get("lifetime")):
         lines.append("lifetime guarantee dropped" if pair[0] and not pair[1] else "lifetime guarantee added")
+    if pair := _pair(delta.get("cycle_days")):
+        before_cycle, after_cycle = (f"every {days} days" if days is not None else "no stated cycle" for days in pair)
+        lines.append(f"auto-ship {before_cycle} -> {after_cycle}")
     if pair := _pair(delta.get("refund")):
         lines.append(f"refund {_word(pair[0])} -> {_word(pair[1])}")
     for key, label in (("conditions_added", "conditions added"), ("conditions_removed", "conditions removed")):

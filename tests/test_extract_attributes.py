@@ -162,3 +162,38 @@ def test_authority(text: str, authority: str, severity: str) -> None:
 def test_severity(text: str, type_: str, severity: str) -> None:
     (statement,) = extract_statements([Block(text)])
     assert (statement.type, statement.severity) == (type_, severity)
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        # what follows a period is the window when the statement names one; alone, the period is
+        ("After sixty days, unopened bottles can still be returned within 120 days of purchase", 120),
+        ("Even after those ninety days have passed, we accept returned bottles for a full year", 365),
+        ("pay $5.95 shipping; after 14 days you will be enrolled in the monthly plan", 14),
+        ("subscription orders can be refunded up to 90 business days after they ship", 90),
+        ("unopened jars can also be sent back within 30 days for store credit", 30),
+        ("our 7-night sample is free, and you may cancel within 10 days", 10),
+    ],
+)
+def test_guarantee_days_windows_found_in_longer_terms(text: str, days: int) -> None:
+    assert guarantee_days(fold(text)) == (days, False)
+
+
+def test_an_auto_ship_cycle_is_its_own_attribute_and_its_change_is_stated() -> None:
+    """"Ships every 30 days" is how often a subscription bills, not a window to claim a refund in: `days`
+    stays the window, the cycle is `cycle_days`, and a change of cycle is stated, neither better nor worse."""
+    from monitor.diff import guarantee_delta
+    from monitor.report import describe_delta
+
+    def attributes(text: str) -> dict:
+        [statement] = [s for s in extract_statements([Block(text, "p", "main")]) if s.kind == "guarantee"]
+        assert statement.type == "other", statement
+        return statement.attributes
+
+    before = attributes("Subscribe & Save: a fresh bottle ships every 30 days at 15% off; cancel anytime.")
+    after = attributes("Subscribe & Save: a fresh bottle ships every 60 days at 15% off; cancel anytime.")
+    assert (before["days"], before["cycle_days"], after["cycle_days"]) == (None, 30, 60)
+    delta = guarantee_delta(before, after)
+    assert delta["cycle_days"] == [30, 60] and not delta.get("worse") and not delta.get("better")
+    assert "auto-ship every 30 days -> every 60 days" in describe_delta(delta)

@@ -39,7 +39,7 @@ __all__ = ["RULES_VERSION", "PageAnalysis", "analyse_page", "clear_caches", "ext
 
 # bump whenever rules, lexicons, vocabulary, features or segmentation change: stored statements are
 # re-extracted under the new version (the model's own version is appended by ``extractor_version``)
-RULES_VERSION = "2026.1"
+RULES_VERSION = "2026.2"
 _DSHEA_RULES = frozenset({"dshea_evaluated", "dshea_not_intended"})
 RULE_KINDS_KEPT: frozenset[str] = frozenset({"guarantee", "disclaimer"})
 _AUTHORITY_WORDS = (
@@ -127,8 +127,8 @@ def _authority(folded: str) -> str | None:
 def _attributes(kind: str, type_: str, text: str, folded: str, rules: Classification | None) -> dict[str, Any]:
     if kind == "guarantee":
         attributes = guarantee_attributes(folded)
-        if type_ == "other" and attributes["days"] is None and not attributes.get("lifetime"):
-            attributes["days"] = renewal_days(folded)  # auto-ship and trial terms: their cycle
+        if type_ == "other" and (cycle := renewal_days(folded)) is not None:
+            attributes["cycle_days"] = cycle  # auto-ship terms: how often they ship (not a window: not `days`)
         return attributes
     if kind == "disclaimer" and type_ == "fda":
         return dshea_attributes(text)

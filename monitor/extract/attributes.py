@@ -21,12 +21,13 @@ def _duration_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[s
     # "90-day", "ninety day", "365-night", "eight-week", "one year", "for 60 days", "within 45 days"
     duration = re.compile(
         rf"(?<![\w$.])(?P<lead>(?:within|for|after|of|in|a full|full|up to|first)\s+)?(?P<n>{number})"
-        rf"(?:[- ]|\s+)(?:full\s+)?(?P<unit>{_UNIT})s?(?![\w])(?P<tail>\s+\w+)?"
+        rf"(?:[- ]|\s+)(?:full\s+|(?P<business>business\s+))?(?P<unit>{_UNIT})s?(?![\w])(?P<tail>\s+\w+)?"
     )
     # durations that are not the guarantee window: processing, shipping, renewal, notice periods
+    # (within the clause: "pay $5.95 shipping; after 14 days you are enrolled" is a trial's window)
     not_window = re.compile(
-        r"(?:process\w*|ship\w*|send|sent|reply|replies|respond|issued|deliver(?:ed|y)?|arrive|renew\w*"
-        r"|business|before|ago|last)\W+(?:\w+\W+){0,4}$|every\s+$"
+        r"(?:process\w*|ship\w*|send|sent(?!\s+back)|reply|replies|respond|issued|deliver(?:ed|y)?|arrive"
+        r"|renew\w*|business|before|ago|last)[^\w;.!?]+(?:\w+[^\w;.!?]+){0,4}$|every\s+$"
     )
     lifetime = re.compile(
         r"(?<![\w])(?:lifetime|for life|forever|any ?time[^.]{0,30}(?:years|ever)|no time limit)(?![\w])"
@@ -69,23 +70,34 @@ def guarantee_days(folded: str) -> tuple[int | None, bool]:
     (None, True)
     """
     duration, not_window, lifetime, business = _duration_patterns()
+    found: int | None = None
     for match in duration.finditer(folded):
         before = folded[max(0, match.start() - 60) : match.start()]
         if not_window.search(before):
             continue
-        if match.group("unit") == "day" and business.match(folded[match.end("unit") :]):
+        if match.group("unit") == "day" and (match.group("business") or business.match(folded[match.end("unit") :])):
             # "processed within 5-7 business days" is handling time; "up to 90 business days" is a window
             short = _number_value(match.group("n"))
             if short is None or short <= 10:
                 continue
-        if match.group("tail") and match.group("tail").strip() in {"ago", "before", "supply"}:
+        if match.group("tail") and match.group("tail").strip() in {"ago", "before", "supply", "sample"}:
             continue
         value = _number_value(match.group("n"))
         if value is None or value <= 0:
             continue
         if match.group("unit") == "month" and value % 12 == 0:
-            return value // 12 * 365, False  # "twelve months" is a year, not 360 days
-        return value * lx.UNIT_DAYS[match.group("unit")], False
+            days = value // 12 * 365  # "twelve months" is a year, not 360 days
+        else:
+            days = value * lx.UNIT_DAYS[match.group("unit")]
+        if (match.group("lead") or "").startswith("after") or _AFTER.search(before):
+            # "after sixty days, unopened bottles can still be returned within 120 days": what comes after a
+            # period is the window, when the statement names one; alone ("after 14 days you are enrolled")
+            # the period is the window
+            found = days if found is None else found
+            continue
+        return days, False
+    if found is not None:
+        return found, False
     if lifetime.search(folded):
         return None, True
     return None, False
@@ -140,6 +152,7 @@ def guarantee_refund(folded: str) -> str | None:
     return None
 
 
+_AFTER = re.compile(r"(?<![\w])after\s+(?:(?:those|the|that|a|an|first|full)\s+){0,2}$")
 _EVERY = re.compile(r"every\s+(\d+|[a-z]+)[- ](day|week|month)s?\b|(monthly|weekly)\b")
 
 
