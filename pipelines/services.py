@@ -1,6 +1,6 @@
 """Where a crawl's page work runs off the reactor: one seam, shared by every site the process crawls.
 
-Scrapy's reactor is one thread; the pipelines hand it only what is cheap (normalising a page with lxml).
+Scrapy's reactor is one thread; the pipelines leave it only what is cheap (a body's hash, its links).
 Two standard-library executors take the rest:
 
 - ``analyse``: the CPU work on a page: parsing it into blocks (every page whose body changed) and
