@@ -160,7 +160,7 @@ class Trouble:
 
         def after_the_trouble(*args: object, **kwargs: object) -> object:
             if self.started:
-                self.ended.wait(timeout=300)
+                self.ended.wait(timeout=120)
             return record_end(*args, **kwargs)  # type: ignore[arg-type]
 
         monkeypatch.setattr(monitor.crawl, "_record_end", after_the_trouble)
@@ -169,8 +169,9 @@ class Trouble:
     def make(self, _path: str) -> None:
         if not self.started:
             self.started = True
-            self.start()
+            # the watcher first: it ends the trouble whatever making it raised
             threading.Thread(target=self._end_when_refused, daemon=True).start()
+            self.start()
 
     def _refused(self) -> bool:
         return any(self.words in log.read_text(errors="replace") for log in self.logs.glob("*.log"))
@@ -179,8 +180,10 @@ class Trouble:
         deadline = time.monotonic() + 300
         while not self._refused() and time.monotonic() < deadline:
             time.sleep(0.02)
-        self.end()
-        self.ended.set()
+        try:
+            self.end()
+        finally:
+            self.ended.set()
 
 
 def write_lock_holder(database: str, logs: Path) -> Trouble:
@@ -198,7 +201,8 @@ def disk_filler(disk: Path, logs: Path) -> Trouble:
     filler = disk / "filler"
 
     def fill() -> None:
-        with filler.open("wb") as handle:
+        # unbuffered: a buffered file would keep the bytes the disk refused and raise again when closed
+        with filler.open("wb", buffering=0) as handle:
             try:
                 while True:
                     handle.write(b"\0" * 65536)
