@@ -241,8 +241,7 @@ def claimwatch_crawl(name: str, sessions, settings, db_path: Path,  # type: igno
     rss = PeakRss()
     started = time.perf_counter()
     cpu_before = os.times()
-    summary = run_job(sessions, job, extra_settings=SAME_SETTINGS, on_start=lambda p: rss.watch(p.pid),
-                      settings=settings)
+    summary = run_job(sessions, settings, job, extra_settings=SAME_SETTINGS, on_start=lambda p: rss.watch(p.pid))
     seconds = time.perf_counter() - started
     cpu_after = os.times()
     cpu = (cpu_after.children_user - cpu_before.children_user) + (cpu_after.children_system

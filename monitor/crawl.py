@@ -398,18 +398,17 @@ def _record_end(sessions: sessionmaker[Session], job: CrawlJob, status: str, det
 
 def run_job(
     sessions: sessionmaker[Session],
+    settings: Settings,
     job: CrawlJob,
     *,
     on_progress: ProgressCallback | None = None,
     extra_settings: Sequence[str] = (),
     on_start: Callable[[subprocess.Popen[str]], None] | None = None,
-    settings: Settings | None = None,
 ) -> RunSummary:
-    """Run one prepared site's crawl to the end and return its summary."""
-    from monitor.config import load_settings
-
-    return run_jobs(sessions, settings or load_settings(), [job], on_progress=on_progress,
-                    extra_settings=extra_settings, on_start=on_start)[job.site]
+    """Run one prepared site's crawl to the end and return its summary (``settings``: those the job was
+    prepared with, its database among them)."""
+    return run_jobs(sessions, settings, [job], on_progress=on_progress, extra_settings=extra_settings,
+                    on_start=on_start)[job.site]
 
 
 def _failure_detail(code: int, log_path: Path, stray: list[str]) -> str:

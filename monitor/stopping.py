@@ -44,7 +44,7 @@ class CrawlStop:
         self._timer: threading.Timer | None = None
 
     def started(self, process: subprocess.Popen[str]) -> None:
-        """A crawl process started (``run_job``'s ``on_start``); one started after the stop is killed."""
+        """A crawl process started (``run_jobs``' ``on_start``); one started after the stop is killed."""
         with self._lock:
             self._running[process.pid] = process
             late = self.reason is not None

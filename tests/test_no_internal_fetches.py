@@ -172,8 +172,9 @@ def run_with_fake_dns(sqlite_url: str, table: dict[str, list[list[str]]], monkey
     engine = make_engine(sqlite_url)
     try:
         sessions = make_session_factory(engine)
-        job = prepare_crawl(sessions, load_settings(), "shop")
-        summary = run_job(sessions, job, extra_settings=[
+        config = load_settings()
+        job = prepare_crawl(sessions, config, "shop")
+        summary = run_job(sessions, config, job, extra_settings=[
             "TWISTED_DNS_RESOLVER=tests.fakedns.FakeDNSResolver", *settings])
     finally:
         engine.dispose()
