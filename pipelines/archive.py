@@ -35,7 +35,7 @@ class ArchivePipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
         plan = crawler.settings["CLAIMWATCH_PLAN"]
-        return cls(PageServices.current(crawler.settings["CLAIMWATCH_SETTINGS"], crawler.settings.get("LOG_FILE")),
+        return cls(PageServices.from_crawler(crawler),
                    f"{safe_name(plan.site)}-run{plan.run_id}")
 
     async def process_item(self, item: PageItem) -> PageItem:

@@ -31,7 +31,7 @@ class ExtractPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
-        services = PageServices.current(crawler.settings["CLAIMWATCH_SETTINGS"], crawler.settings.get("LOG_FILE"))
+        services = PageServices.from_crawler(crawler)
         plan = crawler.settings["CLAIMWATCH_PLAN"]
         if not any(seed.fingerprint for seed in plan.seeds):  # nothing analysed yet: every page will be
             services.warm()

@@ -45,7 +45,7 @@ class NormalizePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> NormalizePipeline:
-        return cls(PageServices.current(crawler.settings["CLAIMWATCH_SETTINGS"], crawler.settings.get("LOG_FILE")))
+        return cls(PageServices.from_crawler(crawler))
 
     async def process_item(self, item: PageItem) -> PageItem:
         if item.body is None or item.skipped or item.alias_of or item.status is None or item.status >= 300:

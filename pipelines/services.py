@@ -14,8 +14,8 @@ Two standard-library executors take the rest:
   SQLite's single-writer rule is met without locks between processes of one crawl, and pages of one site are
   stored in the order they were fetched.
 
-``PageServices.current(settings)`` gives the process's one instance, made by the first site's pipelines
-(``from_crawler``) and ended when the process exits.
+``PageServices.from_crawler(crawler)`` gives the process's one instance, made by the first site's pipelines
+(``from_crawler``) and closed when the crawl process's reactor stops (crawler/process.py).
 """
 
 from __future__ import annotations
@@ -95,6 +95,11 @@ class PageServices:
             cls._current = cls(settings, log_file)
             atexit.register(cls.shutdown)
         return cls._current
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> PageServices:
+        """The process's services for a site's crawler (its pipelines' ``from_crawler``)."""
+        return cls.current(crawler.settings["CLAIMWATCH_SETTINGS"], crawler.settings.get("LOG_FILE"))
 
     @classmethod
     def shutdown(cls) -> None:

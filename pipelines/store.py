@@ -48,7 +48,7 @@ class StorePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
-        pipeline = cls(PageServices.current(crawler.settings["CLAIMWATCH_SETTINGS"], crawler.settings.get("LOG_FILE")),
+        pipeline = cls(PageServices.from_crawler(crawler),
                        crawler.settings["CLAIMWATCH_PLAN"], crawler)
         # a page another pipeline raised on never reaches this one: the run still counts it
         crawler.signals.connect(pipeline.item_error, signal=signals.item_error)
