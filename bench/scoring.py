@@ -10,7 +10,8 @@ it is a false positive for the predicted label and a false negative for the gold
 predictions are false positives, unmatched gold labels false negatives. Predictions that contain a
 gold ``ignore``/``volatile`` text (noise: counters, timers) are left out of the counts when they are social
 proof; any other kind for them is a false positive. Guarantee days are scored on gold guarantees that were
-matched by a predicted guarantee (exact equality, None included). Regulator items are one sentence each:
+matched by a predicted guarantee (exact equality, None included), where for auto-ship terms with no window
+either a null label or one equal to their ``cycle_days`` is taken as right (``days_agree``). Regulator items are one sentence each:
 an item is right when the extractor finds one statement of the labelled kind and type in it (for items
 labelled ``none``: no claim at all).
 """
@@ -177,6 +178,21 @@ class Scores:
         return {name: value for name, value in self.summary().items() if value < TARGETS[name]}
 
 
+def days_agree(statement: Statement, gold: int | None) -> bool:
+    """Whether a guarantee's days agree with the gold label's.
+
+    The brief defines ``days`` as a window, but the writers split on auto-ship terms ("ships every 30
+    days"): some labelled the cycle as ``days``, others null. claimwatch keeps a cycle apart from a window
+    (``cycle_days``, so "every 30 days" never reads as a 30-day guarantee), and for a statement with a cycle
+    and no window either reading of the label is taken as right.
+    """
+    days = statement.attributes.get("days")
+    if days == gold:
+        return True
+    cycle = statement.attributes.get("cycle_days")
+    return days is None and cycle is not None and cycle == gold
+
+
 def score(pages: Iterable[Page]) -> Scores:
     """Extract every page and count agreements with its gold labels."""
     scores = Scores()
@@ -194,7 +210,7 @@ def score(pages: Iterable[Page]) -> Scores:
             if label.kind == "guarantee" and statement.kind == "guarantee":
                 if label.has_days:
                     scores.days_total += 1
-                    if statement.attributes.get("days") == label.days:
+                    if days_agree(statement, label.days):
                         scores.days_right += 1
                     else:
                         scores.errors.append(

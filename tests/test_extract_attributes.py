@@ -37,6 +37,9 @@ from monitor.statements import Block
         ("refunds are processed within 5-7 business days", None, False),
         ("we will send a free replacement within 14 days of your report", None, False),
         ("auto-ship orders renew every 60 days until cancelled", None, False),
+        ("save 10% on repeat deliveries every 1, 2 or 3 months; skip or cancel any time", None, False),
+        ("refunds are processed within 5 business days of receipt", None, False),
+        ("refunds are issued within 14 days of delivery of your return", None, False),
         ("cancel at least 3 days before your next ship date", None, False),
     ],
 )
@@ -174,6 +177,13 @@ def test_severity(text: str, type_: str, severity: str) -> None:
         ("subscription orders can be refunded up to 90 business days after they ship", 90),
         ("unopened jars can also be sent back within 30 days for store credit", 30),
         ("our 7-night sample is free, and you may cancel within 10 days", 10),
+        # a sample's or trial's length is the window when nothing else is
+        ("Grab a 7-day sample for just $4.95 shipping; if you don't cancel, the plan begins", 7),
+        # a window to cancel in, even glued to a shipping price by div soup
+        ("14-night sample$4.95 shippingIf you don't cancel within 21 days, your plan starts", 21),
+        # "issued within" a month or more of delivery is a window, not handling time
+        ("refunds are issued within ninety days of delivery, minus the shipping", 90),
+        ("the first tub is free; you pay $5.95 shipping and are billed $54 every month after 14 days", 14),
     ],
 )
 def test_guarantee_days_windows_found_in_longer_terms(text: str, days: int) -> None:

@@ -15,7 +15,9 @@ _UNIT = "day|night|week|month|year"
 
 
 @cache
-def _duration_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+def _duration_patterns() -> tuple[
+    re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]
+]:
     word = rf"(?:{_NUMBER_WORD})(?:[- ](?:{_NUMBER_WORD}))?"  # "ninety", "forty-five"
     number = rf"(?:\d+|a(?= (?:full )?(?:year|month|week))|{word}(?: hundred(?:(?: and)?[- ]{word})?)?)"
     # "90-day", "ninety day", "365-night", "eight-week", "one year", "for 60 days", "within 45 days"
@@ -27,13 +29,19 @@ def _duration_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[s
     # (within the clause: "pay $5.95 shipping; after 14 days you are enrolled" is a trial's window)
     not_window = re.compile(
         r"(?:process\w*|ship\w*|send|sent(?!\s+back)|reply|replies|respond|issued|deliver(?:ed|y)?|arrive"
-        r"|renew\w*|business|before|ago|last)[^\w;.!?]+(?:\w+[^\w;.!?]+){0,4}$|every\s+$"
+        r"|renew\w*|business|before|ago|last)[^\w;.!?]+(?:\w+[^\w;.!?]+){0,4}$"
+        r"|every\s+(?:\d+,?\s+(?:or\s+)?){0,3}$"  # "every 30 days", "every 1, 2 or 3 months"
+    )
+    # ... unless the period is one to cancel or claim in: "don't cancel within 14 days", "refunds are issued
+    # within ninety days of delivery" (a month or more from delivery is no handling time)
+    window_anyway = re.compile(
+        r"cancel\w*\s+(?:\w+\s+){0,1}$|(?:issued|processed)\s+$"
     )
     lifetime = re.compile(
         r"(?<![\w])(?:lifetime|for life|forever|any ?time[^.]{0,30}(?:years|ever)|no time limit)(?![\w])"
     )
     business = re.compile(r"^\s*business\b")
-    return duration, not_window, lifetime, business
+    return duration, not_window, window_anyway, lifetime, business
 
 
 def _number_value(words: str) -> int | None:
@@ -59,6 +67,20 @@ def _number_value(words: str) -> int | None:
     return total or None
 
 
+_FROM_DELIVERY = re.compile(r"s?\s+(?:of|from|after)\s+(?:the\s+|your\s+)?(?:delivery|purchase|receipt|order)")
+
+
+def _window_anyway(match: re.Match[str], before: str, folded: str, window_anyway: re.Pattern[str]) -> bool:
+    """A period that reads as handling time by its lead words but is a window to cancel or claim in."""
+    if (match.group("lead") or "").strip() != "within" or not (found := window_anyway.search(before)):
+        return False
+    if found.group(0).startswith("cancel"):
+        return True
+    value = _number_value(match.group("n")) or 0
+    long_enough = match.group("unit") != "day" or value >= 30
+    return long_enough and _FROM_DELIVERY.match(folded, match.end("unit")) is not None
+
+
 def guarantee_days(folded: str) -> tuple[int | None, bool]:
     """(days, lifetime) of a guarantee's window, from digits or words.
 
@@ -69,18 +91,19 @@ def guarantee_days(folded: str) -> tuple[int | None, bool]:
     >>> guarantee_days("love it or your money back - for life")
     (None, True)
     """
-    duration, not_window, lifetime, business = _duration_patterns()
+    duration, not_window, window_anyway, lifetime, business = _duration_patterns()
     found: int | None = None
     for match in duration.finditer(folded):
         before = folded[max(0, match.start() - 60) : match.start()]
-        if not_window.search(before):
+        if not_window.search(before) and not _window_anyway(match, before, folded, window_anyway):
             continue
         if match.group("unit") == "day" and (match.group("business") or business.match(folded[match.end("unit") :])):
             # "processed within 5-7 business days" is handling time; "up to 90 business days" is a window
             short = _number_value(match.group("n"))
             if short is None or short <= 10:
                 continue
-        if match.group("tail") and match.group("tail").strip() in {"ago", "before", "supply", "sample"}:
+        tail = (match.group("tail") or "").strip()
+        if tail in {"ago", "before", "supply"}:
             continue
         value = _number_value(match.group("n"))
         if value is None or value <= 0:
@@ -89,10 +112,10 @@ def guarantee_days(folded: str) -> tuple[int | None, bool]:
             days = value // 12 * 365  # "twelve months" is a year, not 360 days
         else:
             days = value * lx.UNIT_DAYS[match.group("unit")]
-        if (match.group("lead") or "").startswith("after") or _AFTER.search(before):
+        if tail in {"sample", "trial"} or (match.group("lead") or "").startswith("after") or _AFTER.search(before):
             # "after sixty days, unopened bottles can still be returned within 120 days": what comes after a
             # period is the window, when the statement names one; alone ("after 14 days you are enrolled")
-            # the period is the window
+            # the period is the window; so is a sample's or trial's length, unless a window to cancel in follows
             found = days if found is None else found
             continue
         return days, False
