@@ -11,9 +11,9 @@ predictions are false positives, unmatched gold labels false negatives. Predicti
 gold ``ignore``/``volatile`` text (noise: counters, timers) are left out of the counts when they are social
 proof; any other kind for them is a false positive. Guarantee days are scored on gold guarantees that were
 matched by a predicted guarantee (exact equality, None included), where for auto-ship terms with no window
-either a null label or one equal to their ``cycle_days`` is taken as right (``days_agree``). Regulator items are one sentence each:
-an item is right when the extractor finds one statement of the labelled kind and type in it (for items
-labelled ``none``: no claim at all).
+either a null label or one equal to their ``cycle_days`` is taken as right (``days_agree``). Regulator
+items are one sentence each: an item is right when the extractor finds one statement of the labelled kind
+and type in it (for items labelled ``none``: no claim at all).
 """
 
 from __future__ import annotations
