@@ -20,6 +20,8 @@ import time
 
 from scoring import TARGETS, Scores, all_pages, score, score_sentences
 
+FIRST_WRITERS = 11  # w12-w16 were commissioned in session 9; their test pages joined the split by the same hash
+
 
 def _report(name: str, scores: Scores, show_errors: bool, per_type: bool) -> None:
     print(f"\n=== {name} ===")
@@ -72,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
             labels = sum(len(p.gold) for p in chosen)
             _report(f"{name} ({len(chosen)} pages, {labels} labels)", scores, errors, not args.brief)
             summaries[name] = {**scores.summary(), "pages": len(chosen)}
+            if source == "blind" and split == "test":
+                # the first test split (writers w1-w11, scored since session 6): the before/after comparison
+                first = [p for p in chosen if p.meta.get("writer", 99) <= FIRST_WRITERS]
+                if len(first) < len(chosen):
+                    summaries[f"{name} w1-w{FIRST_WRITERS}"] = {**score(first).summary(), "pages": len(first)}
     print("\n=== summary (the targets apply to blind/test) ===")
     print(f"{'set':16s} " + " ".join(f"{key:>17s}" for key in TARGETS))
     print(f"{'target':16s} " + " ".join(f"{value:17.2f}" for value in TARGETS.values()))

@@ -57,6 +57,7 @@ def cross_validate(parameters: dict[str, object], folds: int) -> tuple[Scores, i
             extract.clear_caches()
             held = [p for p in pages if fold_of[p.name] == fold]
             scores = score([p for p in held if p.source != "regulator"])
+            pooled.errors += scores.errors
             for counts, into in ((scores.kinds, pooled.kinds), (scores.types, pooled.types)):
                 into.tp.update(counts.tp)
                 into.fp.update(counts.fp)
@@ -74,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--set", action="append", default=[], help="KEY=VALUE[,KEY=VALUE...]: one parameter set")
+    parser.add_argument("--errors", metavar="TEXT", help="list the held-out errors whose line contains TEXT "
+                        "(e.g. 'disease'); train pages only, like every page here")
     args = parser.parse_args(argv)
     print(f"{'parameters':44s} {'P':>6s} {'R':>6s} {'F1':>6s} {'claimR':>7s} {'disR':>6s} {'disP':>6s} {'reg.':>9s}")
     for spec in ["", *args.set]:
@@ -84,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{spec or 'shipped':44s} {p:6.3f} {r:6.3f} {f:6.3f} {scores.claim_recall:7.3f} "
               f"{scores.disease_recall:6.3f} {scores.disease_precision:6.3f} {right:4d}/{total:<4d}"
               f"  ({time.perf_counter() - started:.0f} s)", flush=True)
+        if args.errors is not None:
+            for error in scores.errors:
+                if args.errors in error:
+                    print("  -", error)
     return 0
 
 

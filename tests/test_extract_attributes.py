@@ -11,6 +11,7 @@ from monitor.extract.attributes import (
     guarantee_conditions,
     guarantee_days,
     guarantee_refund,
+    renewal_days,
 )
 from monitor.extract.keys import fold
 from monitor.statements import Block
@@ -184,6 +185,8 @@ def test_severity(text: str, type_: str, severity: str) -> None:
         # "issued within" a month or more of delivery is a window, not handling time
         ("refunds are issued within ninety days of delivery, minus the shipping", 90),
         ("the first tub is free; you pay $5.95 shipping and are billed $54 every month after 14 days", 14),
+        ("if any shipment disappoints you, tell us within a month of delivery and keep the bottle", 30),
+        ("remember, you have a whole year to decide", 365),
     ],
 )
 def test_guarantee_days_windows_found_in_longer_terms(text: str, days: int) -> None:
@@ -207,3 +210,17 @@ def test_an_auto_ship_cycle_is_its_own_attribute_and_its_change_is_stated() -> N
     delta = guarantee_delta(before, after)
     assert delta["cycle_days"] == [30, 60] and not delta.get("worse") and not delta.get("better")
     assert "auto-ship every 30 days -> every 60 days" in describe_delta(delta)
+
+
+@pytest.mark.parametrize(
+    ("text", "cycle"),
+    [
+        ("ships every 4 weeks until you cancel", 28),
+        ("receive a new 30-day supply every month; cancel any time", 30),
+        ("a fresh jar every other week", 14),
+        ("billed monthly", 30),
+        ("take two capsules every day", None),  # a dose, not a cycle
+    ],
+)
+def test_renewal_days_is_how_often_a_subscription_ships(text: str, cycle: int | None) -> None:
+    assert renewal_days(fold(text)) == cycle

@@ -24,7 +24,7 @@ from typing import Any
 
 from monitor.extract.attributes import disease_attributes, dshea_attributes, guarantee_attributes, renewal_days
 from monitor.extract.classification import Classification
-from monitor.extract.features import Candidate, candidate_tokens, rule_classification
+from monitor.extract.features import Candidate, candidate_tokens, rule_classification, sections_anchored
 from monitor.extract.findings import page_findings
 from monitor.extract.keys import counter_free_key, fold, statement_key
 from monitor.extract.model import NONE, Prediction, load_model
@@ -218,8 +218,9 @@ def _plain_fact(candidate: Candidate, folded: str) -> bool:
     return bool(verbs) and all(end in negated for end in verbs)
 
 
-def _unit_candidate(unit: Unit, product: tuple[str, ...]) -> Candidate:
-    return Candidate(unit.text, unit.tag, unit.region, unit.context, unit.testimonial, unit.section, product)
+def _unit_candidate(unit: Unit, product: tuple[str, ...], anchored: bool) -> Candidate:
+    return Candidate(unit.text, unit.tag, unit.region, unit.context, unit.testimonial, unit.section, product,
+                     anchored)
 
 
 def _is_candidate(unit: Unit) -> bool:
@@ -236,6 +237,7 @@ def extract_statements(blocks: Sequence[Block], product: Sequence[str] = ()) -> 
     """
     names = tuple(product)
     units = segment(blocks)
+    anchored = sections_anchored([u.text for u in units], [u.section for u in units], names)
     # cached decisions first (a site's pages share footers, disclaimers and carousels); the rest go through the
     # rules and the model in one batch
     decisions: list[Classification | None] = [None] * len(units)
@@ -243,7 +245,8 @@ def extract_statements(blocks: Sequence[Block], product: Sequence[str] = ()) -> 
     keys: list[tuple[Any, ...]] = []
     cache = _CACHE
     for index, unit in enumerate(units):
-        cache_key = (unit.text, unit.tag, unit.region, unit.context, unit.testimonial, unit.section, names)
+        cache_key = (unit.text, unit.tag, unit.region, unit.context, unit.testimonial, unit.section, names,
+                     anchored[index])
         keys.append(cache_key)
         if cache_key in cache:
             decisions[index] = cache[cache_key]
@@ -255,7 +258,8 @@ def extract_statements(blocks: Sequence[Block], product: Sequence[str] = ()) -> 
         for index in missing:
             first.setdefault(keys[index], index)
         wanted = [i for i in first.values() if _is_candidate(units[i])]
-        fresh = dict(zip(wanted, _decide_all([_unit_candidate(units[i], names) for i in wanted]), strict=True))
+        decided = _decide_all([_unit_candidate(units[i], names, anchored[i]) for i in wanted])
+        fresh = dict(zip(wanted, decided, strict=True))
         if len(cache) + len(first) > _CACHE_SIZE:
             cache.clear()  # a new site's templates: start again rather than track recency per unit
         for index in missing:

@@ -19,16 +19,16 @@ def _duration_patterns() -> tuple[
     re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]
 ]:
     word = rf"(?:{_NUMBER_WORD})(?:[- ](?:{_NUMBER_WORD}))?"  # "ninety", "forty-five"
-    number = rf"(?:\d+|a(?= (?:full )?(?:year|month|week))|{word}(?: hundred(?:(?: and)?[- ]{word})?)?)"
+    number = rf"(?:\d+|a(?= (?:full |whole )?(?:year|month|week))|{word}(?: hundred(?:(?: and)?[- ]{word})?)?)"
     # "90-day", "ninety day", "365-night", "eight-week", "one year", "for 60 days", "within 45 days"
     duration = re.compile(
         rf"(?<![\w$.])(?P<lead>(?:within|for|after|of|in|a full|full|up to|first)\s+)?(?P<n>{number})"
-        rf"(?:[- ]|\s+)(?:full\s+|(?P<business>business\s+))?(?P<unit>{_UNIT})s?(?![\w])(?P<tail>\s+\w+)?"
+        rf"(?:[- ]|\s+)(?:full\s+|whole\s+|(?P<business>business\s+))?(?P<unit>{_UNIT})s?(?![\w])(?P<tail>\s+\w+)?"
     )
     # durations that are not the guarantee window: processing, shipping, renewal, notice periods
     # (within the clause: "pay $5.95 shipping; after 14 days you are enrolled" is a trial's window)
     not_window = re.compile(
-        r"(?:process\w*|ship\w*|send|sent(?!\s+back)|reply|replies|respond|issued|deliver(?:ed|y)?|arrive"
+        r"(?:process\w*|ship(?!ments?\b)\w*|send|sent(?!\s+back)|reply|replies|respond|issued|deliver(?:ed|y)?|arrive"
         r"|renew\w*|business|before|ago|last)[^\w;.!?]+(?:\w+[^\w;.!?]+){0,4}$"
         r"|every\s+(?:\d+,?\s+(?:or\s+)?){0,3}$"  # "every 30 days", "every 1, 2 or 3 months"
     )
@@ -176,7 +176,7 @@ def guarantee_refund(folded: str) -> str | None:
 
 
 _AFTER = re.compile(r"(?<![\w])after\s+(?:(?:those|the|that|a|an|first|full)\s+){0,2}$")
-_EVERY = re.compile(r"every\s+(\d+|[a-z]+)[- ](day|week|month)s?\b|(monthly|weekly)\b")
+_EVERY = re.compile(r"every\s+(?:(\d+|[a-z]+)[- ])?(day|week|month)s?\b|(monthly|weekly)\b")
 
 
 def renewal_days(folded: str) -> int | None:
@@ -186,8 +186,11 @@ def renewal_days(folded: str) -> int | None:
         return None
     if match.group(3):
         return 30 if match.group(3) == "monthly" else 7
-    value = _number_value(match.group(1))
-    return value * lx.UNIT_DAYS[match.group(2)] if value else None
+    count, unit = match.group(1), match.group(2)
+    if count is None and unit == "day":
+        return None  # "take two every day": a dose, not a cycle
+    value = 1 if count is None else 2 if count == "other" else _number_value(count)
+    return value * lx.UNIT_DAYS[unit] if value else None
 
 
 def guarantee_attributes(folded: str) -> dict[str, Any]:

@@ -96,7 +96,8 @@ def blind_pages(root: Path) -> Iterator[LabelledPage]:
         page_id = labels.stem
         yield LabelledPage(page_id, "blind", blind_split(page_id), html_to_blocks(body),
                            _gold(entry.get("statements") or ()), tuple(entry.get("volatile") or ()), body,
-                           {"style": entry.get("style", ""), "area": entry.get("area", "")})
+                           {"style": entry.get("style", ""), "area": entry.get("area", ""),
+                            "writer": int(page_id[1:].split("_", 1)[0])})
 
 
 def regulator_pages(root: Path) -> Iterator[LabelledPage]:

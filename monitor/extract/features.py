@@ -15,6 +15,7 @@ Pure functions; ``candidate_tokens`` is what both training (scripts/train_model.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -54,6 +55,7 @@ class Candidate:
     testimonial: bool = False
     section: str = ""  # the folded text of the nearest heading above it
     product: tuple[str, ...] = ()  # the page's product names, folded
+    anchored: bool = True  # its section names the product or speaks as a seller somewhere
 
 
 def _product_words(folded: str, product: tuple[str, ...]) -> str:
@@ -61,6 +63,35 @@ def _product_words(folded: str, product: tuple[str, ...]) -> str:
         if name and name in folded:
             folded = folded.replace(name, " <product> ")
     return folded
+
+
+_SELLING = re.compile(
+    r"(?<![a-z])(?:our|we|we've|we're|formula|capsules?|softgels?|gummies|tablets|bottles?|order|buy|shop"
+    r"|cart|guarantee|this (?:product|supplement|blend))(?![a-z])"
+)
+
+
+def sections_anchored(texts: Sequence[str], sections: Sequence[str], product: tuple[str, ...]) -> list[bool]:
+    """For each unit of a page (its text and section heading, in page order): whether its section (the run of
+    units under one heading) names the product or speaks as a seller ("our", "formula", "capsules", "order")
+    anywhere. A section that never does is narrative: an explainer's paragraphs on a disease."""
+    anchors = _SELLING
+    flags: list[bool] = []
+    start = 0
+    count = len(texts)
+    while start < count:
+        end = start + 1
+        while end < count and sections[end] == sections[start]:
+            end += 1
+        anchored = False
+        for text in texts[start:end]:
+            folded = fold(text)
+            if anchors.search(folded) or any(name and name in folded for name in product):
+                anchored = True
+                break
+        flags += [anchored] * (end - start)
+        start = end
+    return flags
 
 
 def rule_classification(candidate: Candidate) -> Classification | None:
@@ -116,12 +147,25 @@ def candidate_tokens(candidate: Candidate, rules: Classification | None) -> list
         flags.append("ctx:product-named")
     # a disease named together with what makes it a claim (a linear model sees no pairs unless told)
     if mentions:
-        if compiled().treatment.search(folded):
+        rules_ = compiled()
+        if rules_.treatment.search(folded):
             flags.append("lex:treat")
+        if rules_.effect.search(folded):
+            flags.append("lex:effect")
         if words and words[0] in _SUBJECTS:
             flags.append("first:subject")
         tokens += [f"dz+{flag.split(':', 1)[1]}" for flag in flags]
+        if not flags:
+            tokens.append("dz+bare")  # a disease named, and nothing that makes the sentence about a product
+        if words:
+            tokens.append(f"dz+first:{words[0]}")  # "diabetes is...", "people with...", "it melts..."
+        if disease_mentions(" ".join(words[:3])):
+            tokens.append("dz+lead")  # the disease opens the sentence: mostly its subject
+        if not candidate.anchored:
+            tokens.append("dz+narrative")
     # context: the same for every sentence of a block, mostly
+    if not candidate.anchored:
+        tokens.append("ctx:narrative")
     tokens += _context_tokens(candidate.tag, candidate.region, candidate.testimonial, candidate.context,
                               candidate.section)
     return tokens

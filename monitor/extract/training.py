@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.extract.corpus import LabelledPage
-from monitor.extract.features import Candidate, candidate_tokens, rule_classification
+from monitor.extract.features import Candidate, candidate_tokens, rule_classification, sections_anchored
 from monitor.extract.identity import product_names
 from monitor.extract.keys import statement_key
 from monitor.extract.model import NONE, StatementModel, identity
@@ -29,7 +29,7 @@ from monitor.extract.segmentation import segment
 # chosen by 4-fold cross-validation over the train pages (grouped by page, scored as bench/accuracy.py scores),
 # never on a test split: docs/extraction.md has the comparison
 PARAMETERS: dict[str, object] = {
-    "C": 32.0,
+    "C": 64.0,
     "min_df": 2,
     "sublinear_tf": True,
     "class_weight": None,
@@ -78,10 +78,12 @@ def page_examples(page: LabelledPage) -> list[Example]:
         elif any(key and key in gk for gk in gold_keys if gk):
             labels[index] = None  # a fragment of a labelled statement: neither it nor "none"
     examples: list[Example] = []
-    for unit, label in zip(units, labels, strict=True):
+    anchored = sections_anchored([u.text for u in units], [u.section for u in units], product)
+    for unit, label, anchor in zip(units, labels, anchored, strict=True):
         if label is None:
             continue
-        candidate = Candidate(unit.text, unit.tag, unit.region, unit.context, unit.testimonial, unit.section, product)
+        candidate = Candidate(unit.text, unit.tag, unit.region, unit.context, unit.testimonial, unit.section, product,
+                              anchor)
         examples.append(Example(page.name, unit.text, candidate_tokens(candidate, rule_classification(candidate)),
                                 label))
     for number, gold in enumerate(page.gold):
