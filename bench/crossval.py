@@ -63,6 +63,7 @@ def cross_validate(parameters: dict[str, object], folds: int) -> tuple[Scores, i
                 into.fp.update(counts.fp)
                 into.fn.update(counts.fn)
             sentences = score_sentences([p for p in held if p.source == "regulator"])
+            pooled.errors += [f"regulator: {error}" for error in sentences.errors]
             right, total = right + sentences.right, total + sentences.total
     finally:
         model_module.load_model = original
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--set", action="append", default=[], help="KEY=VALUE[,KEY=VALUE...]: one parameter set")
+    parser.add_argument("--types", action="store_true", help="also P / R of the claim types that matter most")
     parser.add_argument("--errors", metavar="TEXT", help="list the held-out errors whose line contains TEXT "
                         "(e.g. 'disease'); train pages only, like every page here")
     args = parser.parse_args(argv)
@@ -87,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{spec or 'shipped':44s} {p:6.3f} {r:6.3f} {f:6.3f} {scores.claim_recall:7.3f} "
               f"{scores.disease_recall:6.3f} {scores.disease_precision:6.3f} {right:4d}/{total:<4d}"
               f"  ({time.perf_counter() - started:.0f} s)", flush=True)
+        if args.types:
+            for label in ("claim/testimonial", "claim/disease", "claim/structure_function", "claim/efficacy"):
+                tp, fp_, fn = scores.types.tp[label], scores.types.fp[label], scores.types.fn[label]
+                print(f"    {label:28s} P {tp / max(1, tp + fp_):.3f}  R {tp / max(1, tp + fn):.3f}")
         if args.errors is not None:
             for error in scores.errors:
                 if args.errors in error:

@@ -42,6 +42,11 @@ _SUBJECTS = frozenset({"it", "it's", "this", "our", "we", "<product>", "helps", 
                        "stop", "ditch", "end", "beat", "fight"})
 _FIRST_PERSON = frozenset({"i", "i'm", "i've", "my", "me", "i'd", "i'll", "myself"})
 STEM = 6
+_OUTCOME = re.compile(
+    r"(?<![a-z])(?:since|gone|no longer|no more|haven't|hasn't|stopped|finally|now|better|improv\w*|less|fewer"
+    r"|disappear\w*|vanish\w*|cleared|went away|back to|again|off (?:my|the|all)|changed|difference|works?|worked"
+    r"|helped|helps|after (?:\w+ )?(?:days?|weeks?|months?)|within|sleep(?:ing)? through|free of|relief)(?![a-z])"
+)
 
 
 @dataclass(slots=True)  # not frozen: a page makes ~200 of them, and frozen fields cost ~3x to set
@@ -142,6 +147,8 @@ def candidate_tokens(candidate: Candidate, rules: Classification | None) -> list
     if not _FIRST_PERSON.isdisjoint(words):
         tokens.append("ctx:first-person")
         flags.append("ctx:first-person")
+        # a story reports a result ("since March I haven't had one", "gone", "finally") or only tells
+        tokens.append("fp+outcome" if _OUTCOME.search(folded) else "fp+story")
     if "<product>" in words:
         tokens.append("ctx:product-named")
         flags.append("ctx:product-named")
