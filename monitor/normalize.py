@@ -1,6 +1,7 @@
 """HTML -> visible text as ordered blocks.
 
-Scripts, styles, templates, hidden elements and cookie banners are dropped; footers are kept (disclaimers
+Scripts, styles, templates, hidden elements and cookie banners are dropped (not an accordion's answer or a tab's
+panel that waits, ``hidden``, for the reader to open it); footers are kept (disclaimers
 live there) and marked ``region="footer"``. Inline markup is flattened, so ``<b>90</b>-day`` reads
 ``90-day``; ``<br>`` becomes a newline inside the block's text. Uses lxml: this runs on every fetch.
 """
@@ -134,9 +135,14 @@ def _name_traits(names: str) -> _NameTraits:
     )
 
 
+_REVEALED = re.compile(r"faq|accordion|answer|panel|collaps|toggle|expand|tab-?content", re.IGNORECASE)
+
+
 def _is_hidden(attrib: Any, names: str) -> bool:
-    if "hidden" in attrib or attrib.get("aria-hidden", "").lower() == "true":
+    if attrib.get("aria-hidden", "").lower() == "true":
         return True
+    if "hidden" in attrib and not (_REVEALED.search(names) or attrib.get("role") in ("region", "tabpanel")):
+        return True  # (an accordion's answer or a tab's panel is hidden until the reader opens it: it is shown)
     style = attrib.get("style")
     if style and _attribute_patterns()[0].search(style):
         return True

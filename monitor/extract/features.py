@@ -76,10 +76,14 @@ _SELLING = re.compile(
 )
 
 
+_NARRATIVE_UNITS = 3
+
+
 def sections_anchored(texts: Sequence[str], sections: Sequence[str], product: tuple[str, ...]) -> list[bool]:
     """For each unit of a page (its text and section heading, in page order): whether its section (the run of
     units under one heading) names the product or speaks as a seller ("our", "formula", "capsules", "order")
-    anywhere. A section that never does is narrative: an explainer's paragraphs on a disease."""
+    anywhere. A section of three sentences or more that never does is narrative: an explainer's paragraphs on a
+    disease."""
     anchors = _SELLING
     flags: list[bool] = []
     start = 0
@@ -88,8 +92,8 @@ def sections_anchored(texts: Sequence[str], sections: Sequence[str], product: tu
         end = start + 1
         while end < count and sections[end] == sections[start]:
             end += 1
-        anchored = False
-        for text in texts[start:end]:
+        anchored = end - start < _NARRATIVE_UNITS  # too few sentences to call a section narrative
+        for text in texts[start:end] if not anchored else ():
             folded = fold(text)
             if anchors.search(folded) or any(name and name in folded for name in product):
                 anchored = True
