@@ -187,6 +187,9 @@ def test_severity(text: str, type_: str, severity: str) -> None:
         ("the first tub is free; you pay $5.95 shipping and are billed $54 every month after 14 days", 14),
         ("if any shipment disappoints you, tell us within a month of delivery and keep the bottle", 30),
         ("remember, you have a whole year to decide", 365),
+        ("sleep through the night by day thirty or your next bottle is on us", 30),
+        ("use it for at least 60 days; if your knees still complain, email us any time within a year", 365),
+        ("use it for at least 60 days; if it does not help, email us any time before day 365", 365),
     ],
 )
 def test_guarantee_days_windows_found_in_longer_terms(text: str, days: int) -> None:
@@ -218,6 +221,7 @@ def test_an_auto_ship_cycle_is_its_own_attribute_and_its_change_is_stated() -> N
         ("ships every 4 weeks until you cancel", 28),
         ("receive a new 30-day supply every month; cancel any time", 30),
         ("a fresh jar every other week", 14),
+        ("you receive a new box each 30 days at -20%", 30),
         ("billed monthly", 30),
         ("take two capsules every day", None),  # a dose, not a cycle
     ],

@@ -30,7 +30,8 @@ def _duration_patterns() -> tuple[
     not_window = re.compile(
         r"(?:process\w*|ship(?!ments?\b)\w*|send|sent(?!\s+back)|reply|replies|respond|issued|deliver(?:ed|y)?|arrive"
         r"|renew\w*|business|before|ago|last)[^\w;.!?]+(?:\w+[^\w;.!?]+){0,4}$"
-        r"|every\s+(?:\d+,?\s+(?:or\s+)?){0,3}$"  # "every 30 days", "every 1, 2 or 3 months"
+        r"|(?:every|each)\s+(?:\d+,?\s+(?:or\s+)?){0,3}$"  # "every 30 days", "every 1, 2 or 3 months"
+        r"|at\s+least\s+$"  # "use it for at least 60 days": a condition, not the window
     )
     # ... unless the period is one to cancel or claim in: "don't cancel within 14 days", "refunds are issued
     # within ninety days of delivery" (a month or more from delivery is no handling time)
@@ -121,6 +122,8 @@ def guarantee_days(folded: str) -> tuple[int | None, bool]:
         return days, False
     if found is not None:
         return found, False
+    if (by_day := _BY_DAY.search(folded)) and (value := _number_value(by_day.group(1))):
+        return value, False  # "sleep through the night by day thirty or your next bottle is on us"
     if lifetime.search(folded):
         return None, True
     return None, False
@@ -175,8 +178,9 @@ def guarantee_refund(folded: str) -> str | None:
     return None
 
 
+_BY_DAY = re.compile(rf"(?<![\w])(?:by|before|until|up to) day (\d+|{_NUMBER_WORD}(?:[- ](?:{_NUMBER_WORD}))?)(?![\w])")
 _AFTER = re.compile(r"(?<![\w])after\s+(?:(?:those|the|that|a|an|first|full)\s+){0,2}$")
-_EVERY = re.compile(r"every\s+(?:(\d+|[a-z]+)[- ])?(day|week|month)s?\b|(monthly|weekly)\b")
+_EVERY = re.compile(r"(?:every|each)\s+(?:(\d+|[a-z]+)[- ])?(day|week|month)s?\b|(monthly|weekly)\b")
 
 
 def renewal_days(folded: str) -> int | None:
