@@ -24,10 +24,10 @@ from monitor.statements import TYPES
 ROOT = Path(__file__).resolve().parents[1]
 
 # floors: a little under the shipped model's scores (bench/accuracy.py), never above them
-BLIND_TEST_FLOORS = {"kind_f1": 0.89, "claim_recall": 0.85, "disease_recall": 0.85, "disease_precision": 0.72,
-                     "dshea_f1": 0.97, "days_exact": 0.90}
+BLIND_TEST_FLOORS = {"kind_f1": 0.89, "claim_recall": 0.86, "disease_recall": 0.85, "disease_precision": 0.74,
+                     "dshea_f1": 0.97, "days_exact": 0.93}
 OWN_TEST_FLOORS = {"kind_f1": 0.92, "claim_recall": 0.88, "disease_recall": 0.90, "dshea_f1": 0.97}
-REGULATOR_TEST_FLOORS = {"fda_101_93_g": 0.78, "warning_letters": 0.88}
+REGULATOR_TEST_FLOORS = {"fda_101_93_g": 0.78, "warning_letters": 0.86}
 
 
 def _load_scoring() -> ModuleType:

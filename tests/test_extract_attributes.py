@@ -41,6 +41,7 @@ from monitor.statements import Block
         ("save 10% on repeat deliveries every 1, 2 or 3 months; skip or cancel any time", None, False),
         ("refunds are processed within 5 business days of receipt", None, False),
         ("refunds are issued within 14 days of delivery of your return", None, False),
+        ("returns after the window qualify for store credit, valid for twelve months", None, False),
         ("cancel at least 3 days before your next ship date", None, False),
     ],
 )
@@ -190,6 +191,9 @@ def test_severity(text: str, type_: str, severity: str) -> None:
         ("sleep through the night by day thirty or your next bottle is on us", 30),
         ("use it for at least 60 days; if your knees still complain, email us any time within a year", 365),
         ("use it for at least 60 days; if it does not help, email us any time before day 365", 365),
+        ("if you're not fired up, send back the empty bottles within sixty days for a refund", 60),
+        ("return any product within one hundred and eighty (180) days of delivery for a refund", 180),
+        ("opened bundles returned between day 61 and day 180 are refunded minus a 15% restocking fee", 180),
     ],
 )
 def test_guarantee_days_windows_found_in_longer_terms(text: str, days: int) -> None:

@@ -28,7 +28,7 @@ def _duration_patterns() -> tuple[
     # durations that are not the guarantee window: processing, shipping, renewal, notice periods
     # (within the clause: "pay $5.95 shipping; after 14 days you are enrolled" is a trial's window)
     not_window = re.compile(
-        r"(?:process\w*|ship(?!ments?\b)\w*|send|sent(?!\s+back)|reply|replies|respond|issued|deliver(?:ed|y)?|arrive"
+        r"(?:process\w*|ship(?!ments?\b)\w*|send(?!\s+back)|sent(?!\s+back)|valid\w*|reply|replies|respond|issued|deliver(?:ed|y)?|arrive"
         r"|renew\w*|business|before|ago|last)[^\w;.!?]+(?:\w+[^\w;.!?]+){0,4}$"
         r"|(?:every|each)\s+(?:\d+,?\s+(?:or\s+)?){0,3}$"  # "every 30 days", "every 1, 2 or 3 months"
         r"|at\s+least\s+$"  # "use it for at least 60 days": a condition, not the window
@@ -93,6 +93,8 @@ def guarantee_days(folded: str) -> tuple[int | None, bool]:
     (None, True)
     """
     duration, not_window, window_anyway, lifetime, business = _duration_patterns()
+    if "(" in folded:
+        folded = _SPELLED_OUT.sub("", folded)  # "one hundred and eighty (180) days"
     found: int | None = None
     for match in duration.finditer(folded):
         before = folded[max(0, match.start() - 60) : match.start()]
@@ -178,7 +180,8 @@ def guarantee_refund(folded: str) -> str | None:
     return None
 
 
-_BY_DAY = re.compile(rf"(?<![\w])(?:by|before|until|up to) day (\d+|{_NUMBER_WORD}(?:[- ](?:{_NUMBER_WORD}))?)(?![\w])")
+_SPELLED_OUT = re.compile(r"\s*\(\d+\)(?=\s*-?\s*(?:day|night|week|month|year))")
+_BY_DAY = re.compile(rf"(?<![\w])(?:by|before|until|up to|and) day (\d+|{_NUMBER_WORD}(?:[- ](?:{_NUMBER_WORD}))?)(?![\w])")
 _AFTER = re.compile(r"(?<![\w])after\s+(?:(?:those|the|that|a|an|first|full)\s+){0,2}$")
 _EVERY = re.compile(r"(?:every|each)\s+(?:(\d+|[a-z]+)[- ])?(day|week|month)s?\b|(monthly|weekly)\b")
 
