@@ -181,7 +181,9 @@ def guarantee_refund(folded: str) -> str | None:
 
 
 _SPELLED_OUT = re.compile(r"\s*\(\d+\)(?=\s*-?\s*(?:day|night|week|month|year))")
-_BY_DAY = re.compile(rf"(?<![\w])(?:by|before|until|up to|and) day (\d+|{_NUMBER_WORD}(?:[- ](?:{_NUMBER_WORD}))?)(?![\w])")
+_BY_DAY = re.compile(
+    rf"(?<![\w])(?:by|before|until|up to|and) day (\d+|{_NUMBER_WORD}(?:[- ](?:{_NUMBER_WORD}))?)(?![\w])"
+)
 _AFTER = re.compile(r"(?<![\w])after\s+(?:(?:those|the|that|a|an|first|full)\s+){0,2}$")
 _EVERY = re.compile(r"(?:every|each)\s+(?:(\d+|[a-z]+)[- ])?(day|week|month)s?\b|(monthly|weekly)\b")
 
