@@ -194,6 +194,7 @@ def test_severity(text: str, type_: str, severity: str) -> None:
         ("if you're not fired up, send back the empty bottles within sixty days for a refund", 60),
         ("return any product within one hundred and eighty (180) days of delivery for a refund", 180),
         ("opened bundles returned between day 61 and day 180 are refunded minus a 15% restocking fee", 180),
+        ("claim your free 7-day sample pouch for $4.95 shipping; after 14 days you'll be enrolled", 14),
     ],
 )
 def test_guarantee_days_windows_found_in_longer_terms(text: str, days: int) -> None:

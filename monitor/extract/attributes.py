@@ -96,6 +96,7 @@ def guarantee_days(folded: str) -> tuple[int | None, bool]:
     if "(" in folded:
         folded = _SPELLED_OUT.sub("", folded)  # "one hundred and eighty (180) days"
     found: int | None = None
+    trial: int | None = None
     for match in duration.finditer(folded):
         before = folded[max(0, match.start() - 60) : match.start()]
         if not_window.search(before) and not _window_anyway(match, before, folded, window_anyway):
@@ -115,15 +116,18 @@ def guarantee_days(folded: str) -> tuple[int | None, bool]:
             days = value // 12 * 365  # "twelve months" is a year, not 360 days
         else:
             days = value * lx.UNIT_DAYS[match.group("unit")]
-        if tail in {"sample", "trial"} or (match.group("lead") or "").startswith("after") or _AFTER.search(before):
+        if tail in {"sample", "trial"}:
+            trial = days if trial is None else trial  # a sample's or trial's length: the last resort
+            continue
+        if (match.group("lead") or "").startswith("after") or _AFTER.search(before):
             # "after sixty days, unopened bottles can still be returned within 120 days": what comes after a
             # period is the window, when the statement names one; alone ("after 14 days you are enrolled")
-            # the period is the window; so is a sample's or trial's length, unless a window to cancel in follows
+            # the period is the window
             found = days if found is None else found
             continue
         return days, False
-    if found is not None:
-        return found, False
+    if found is not None or trial is not None:
+        return found if found is not None else trial, False
     if (by_day := _BY_DAY.search(folded)) and (value := _number_value(by_day.group(1))):
         return value, False  # "sleep through the night by day thirty or your next bottle is on us"
     if lifetime.search(folded):
