@@ -195,6 +195,7 @@ def test_severity(text: str, type_: str, severity: str) -> None:
         ("return any product within one hundred and eighty (180) days of delivery for a refund", 180),
         ("opened bundles returned between day 61 and day 180 are refunded minus a 15% restocking fee", 180),
         ("claim your free 7-day sample pouch for $4.95 shipping; after 14 days you'll be enrolled", 14),
+        ("we will repurchase resalable inventory bought within the last 12 months at 90% of its cost", 365),
     ],
 )
 def test_guarantee_days_windows_found_in_longer_terms(text: str, days: int) -> None:

@@ -29,7 +29,7 @@ def _duration_patterns() -> tuple[
     # (within the clause: "pay $5.95 shipping; after 14 days you are enrolled" is a trial's window)
     not_window = re.compile(
         r"(?:process\w*|ship(?!ments?\b)\w*|send(?!\s+back)|sent(?!\s+back)|valid\w*|reply|replies|respond|issued|deliver(?:ed|y)?|arrive"
-        r"|renew\w*|business|before|ago|last)[^\w;.!?]+(?:\w+[^\w;.!?]+){0,4}$"
+        r"|renew\w*|business|before|ago|(?<!within the )last)[^\w;.!?]+(?:\w+[^\w;.!?]+){0,4}$"
         r"|(?:every|each)\s+(?:\d+,?\s+(?:or\s+)?){0,3}$"  # "every 30 days", "every 1, 2 or 3 months"
         r"|at\s+least\s+$"  # "use it for at least 60 days": a condition, not the window
     )
