@@ -20,7 +20,7 @@ import time
 
 from scoring import TARGETS, Scores, all_pages, score, score_sentences
 
-FIRST_WRITERS = 11  # w12-w16 were commissioned in session 9; their test pages joined the split by the same hash
+FIRST_WRITERS = 11  # w12-w51 were commissioned in session 9; their test pages joined the split by the same hash
 
 
 def _report(name: str, scores: Scores, show_errors: bool, per_type: bool) -> None:
