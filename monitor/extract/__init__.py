@@ -39,7 +39,7 @@ __all__ = ["RULES_VERSION", "PageAnalysis", "analyse_page", "clear_caches", "ext
 
 # bump whenever rules, lexicons, vocabulary, features or segmentation change: stored statements are
 # re-extracted under the new version (the model's own version is appended by ``extractor_version``)
-RULES_VERSION = "2026.3"
+RULES_VERSION = "2026.4"
 _DSHEA_RULES = frozenset({"dshea_evaluated", "dshea_not_intended"})
 RULE_KINDS_KEPT: frozenset[str] = frozenset({"guarantee", "disclaimer"})
 _AUTHORITY_WORDS = (
@@ -116,6 +116,7 @@ def is_volatile(folded: str) -> bool:
     return rules.noise_hint.search(folded) is not None and rules.noise.search(folded) is not None
 
 
+_DRUG_RULES = frozenset({"drug_substitute", "drug_class"})
 _CRITERION_OF_RULE = {"drug_substitute": "drug_substitute", "drug_class": "drug_class",
                       "treats_named_disease": "named_disease"}
 
@@ -174,6 +175,10 @@ def _decision(candidate: Candidate, rules: Classification | None,
             return Classification(rules.kind, rules.type, rules.rule, rules.matched, attributes)
         return None
     kind, type_ = prediction.kind, prediction.type
+    if kind == "claim" and type_ != "testimonial" and rules is not None and rules.rule in _DRUG_RULES:
+        # FDA's criterion, not a matter of wording: a product offered as a drug's substitute or as one of a
+        # drug class makes a disease claim (21 CFR 101.93(g)(2)(v)-(vi)); a customer's story stays a testimonial
+        kind, type_ = "claim", "disease"
     # "is not guaranteed to stop every cramp": a hedge, not a promise (unless the rules see a disclaimer in it)
     if kind != "disclaimer" and rules is None and compiled().guarantee_negation.search(folded):
         return None
