@@ -17,8 +17,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
+from monitor.extract import lexicon as lx
 from monitor.extract.classification import Classification, classify_cached
 from monitor.extract.keys import fold
 from monitor.extract.rules import compiled
@@ -42,11 +43,6 @@ _SUBJECTS = frozenset({"it", "it's", "this", "our", "we", "<product>", "helps", 
                        "stop", "ditch", "end", "beat", "fight"})
 _FIRST_PERSON = frozenset({"i", "i'm", "i've", "my", "me", "i'd", "i'll", "myself"})
 STEM = 6
-_OUTCOME = re.compile(
-    r"(?<![a-z])(?:since|gone|no longer|no more|haven't|hasn't|stopped|finally|now|better|improv\w*|less|fewer"
-    r"|disappear\w*|vanish\w*|cleared|went away|back to|again|off (?:my|the|all)|changed|difference|works?|worked"
-    r"|helped|helps|after (?:\w+ )?(?:days?|weeks?|months?)|within|sleep(?:ing)? through|free of|relief)(?![a-z])"
-)
 
 
 @dataclass(slots=True)  # not frozen: a page makes ~200 of them, and frozen fields cost ~3x to set
@@ -70,13 +66,16 @@ def _product_words(folded: str, product: tuple[str, ...]) -> str:
     return folded
 
 
-_SELLING = re.compile(
-    r"(?<![a-z])(?:our|we|we've|we're|formula|capsules?|softgels?|gummies|tablets|bottles?|order|buy|shop"
-    r"|cart|guarantee|this (?:product|supplement|blend))(?![a-z])"
-)
 
 
 _NARRATIVE_UNITS = 3
+
+
+@cache
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Words that speak as a seller, and words that report a result (lexicon.py), compiled once on first use."""
+    return (re.compile(rf"(?<![a-z])(?:{lx.SELLER_WORDS})(?![a-z])"),
+            re.compile(rf"(?<![a-z])(?:{lx.OUTCOME_WORDS})(?![a-z])"))
 
 
 def sections_anchored(texts: Sequence[str], sections: Sequence[str], product: tuple[str, ...]) -> list[bool]:
@@ -84,7 +83,7 @@ def sections_anchored(texts: Sequence[str], sections: Sequence[str], product: tu
     units under one heading) names the product or speaks as a seller ("our", "formula", "capsules", "order")
     anywhere. A section of three sentences or more that never does is narrative: an explainer's paragraphs on a
     disease."""
-    anchors = _SELLING
+    anchors = _patterns()[0]
     flags: list[bool] = []
     start = 0
     count = len(texts)
@@ -152,7 +151,7 @@ def candidate_tokens(candidate: Candidate, rules: Classification | None) -> list
         tokens.append("ctx:first-person")
         flags.append("ctx:first-person")
         # a story reports a result ("since March I haven't had one", "gone", "finally") or only tells
-        tokens.append("fp+outcome" if _OUTCOME.search(folded) else "fp+story")
+        tokens.append("fp+outcome" if _patterns()[1].search(folded) else "fp+story")
     if "<product>" in words:
         tokens.append("ctx:product-named")
         flags.append("ctx:product-named")

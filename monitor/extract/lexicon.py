@@ -164,6 +164,19 @@ PRODUCT_ANCHORS: tuple[str, ...] = (
     r"lion's mane", r"ginkgo", r"herbs?", r"herbal", r"remedy", r"therapy", r"beta-glucans?", r"catechins",
 )
 
+# a section that never uses one of these words does not speak as a seller: narrative (features.ctx:narrative)
+SELLER_WORDS = (
+    r"our|we|we've|we're|formula|capsules?|softgels?|gummies|tablets|bottles?|order|buy|shop"
+    r"|cart|guarantee|this (?:product|supplement|blend)"
+)
+
+# a first-person sentence with one of these reports a result (a testimonial), else tells a story
+OUTCOME_WORDS = (
+    r"since|gone|no longer|no more|haven't|hasn't|stopped|finally|now|better|improv\w*|less|fewer"
+    r"|disappear\w*|vanish\w*|cleared|went away|back to|again|off (?:my|the|all)|changed|difference|works?|worked"
+    r"|helped|helps|after (?:\w+ )?(?:days?|weeks?|months?)|within|sleep(?:ing)? through|free of|relief"
+)
+
 # sentence-initial pronouns that stand for the product ("It melts belly fat overnight")
 LEADING_PRONOUNS = r"it|it's|they"
 
