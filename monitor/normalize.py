@@ -117,6 +117,7 @@ class _NameTraits:
     hidden: bool  # a cookie/consent banner, or a hidden / d-none class
     hints: tuple[str, ...]  # context hints: testimonial, faq, guarantee, disclaimer, modal, footnote
     card: bool  # a testimonial/review/quote card: its blocks form one group
+    card_part: bool  # a part of a card ("review-text", "review__meta"): inside a card, no group of its own
     footer: bool
     sidebar: bool
 
@@ -130,11 +131,17 @@ def _name_traits(names: str) -> _NameTraits:
         hidden=bool(banner.search(names)) or "hidden" in classes or "d-none" in classes,
         hints=tuple(hint for hint, pattern in hints if pattern.search(names)),
         card=bool(card.search(names)),
+        card_part=bool(_CARD_PART.search(names)),
         footer="footer" in lowered,
         sidebar="sidebar" in lowered,
     )
 
 
+_CARD_PART = re.compile(
+    r"(?:testimonial|review|quote|card)s?(?:-|_{1,2})(?:text|body|content|meta|title|author|name|date|stars?|rating"
+    r"|header|footer|info|excerpt|byline|details?|quote|copy|verified)\b",
+    re.IGNORECASE,
+)
 _REVEALED = re.compile(r"faq|accordion|answer|panel|collaps|toggle|expand|tab-?content", re.IGNORECASE)
 
 
@@ -214,9 +221,11 @@ def _walk(
             extra = traits.hints + (tag_context,) if tag_context else traits.hints
             if extra:
                 child_context = _with_context(context, extra)
-            # a class-named card (testimonial, review...) starts a group, innermost first; a bare
-            # blockquote or figure starts one only outside such a card, so quote and author stay together
-            if traits.card:
+            # a class-named card (testimonial, review...) starts a group, innermost first, unless it names a
+            # part of the card it is in ("review-text", "review__meta"; a "quote" paragraph is a quote of its
+            # own); a bare blockquote or figure starts one only outside such a card, so quote and author stay
+            # together
+            if traits.card and not (in_card and traits.card_part):
                 walker.groups += 1
                 child_group = walker.groups
                 child_in_card = True

@@ -1,6 +1,7 @@
-"""Derive claimwatch's disease vocabulary from ICD-10-CM, as shipped by the simple_icd_10_cm package.
+"""Derive claimwatch's disease and drug vocabularies from maintained terminologies shipped in packages.
 
-Run: ``.venv/bin/python scripts/build_vocabulary.py`` (writes monitor/extract/data/icd10cm_terms.tsv)
+Run: ``.venv/bin/python scripts/build_vocabulary.py`` (writes monitor/extract/data/icd10cm_terms.tsv and
+monitor/extract/data/drug_names.tsv)
 
 ICD-10-CM is the US clinical modification of the WHO's ICD-10, maintained by the CDC's National Center
 for Health Statistics and released every year (public domain, a US Government work). The package
@@ -22,7 +23,9 @@ import re
 import sys
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parents[1] / "monitor" / "extract" / "data" / "icd10cm_terms.tsv"
+DATA = Path(__file__).resolve().parents[1] / "monitor" / "extract" / "data"
+OUT = DATA / "icd10cm_terms.tsv"
+DRUGS_OUT = DATA / "drug_names.tsv"
 
 _SKIP_CHAPTER_LETTERS = set("STVWXYZ")  # injuries, external causes, factors influencing health status
 _GENERIC = {
@@ -114,7 +117,66 @@ def build() -> tuple[str, list[tuple[str, str]]]:
     return release, sorted((term, code) for term, (_priority, code) in terms.items())
 
 
+# --- drugs ----------------------------------------------------------------------------------------------
+# FDA's criteria for implied disease claims include comparing a product to a drug ("works like Flomax",
+# "instead of your Clomid": 21 CFR 101.93(g)(2)(vi)). The drug names come from the package
+# drug-named-entity-recognition (MIT licence; its dictionary is built from DrugBank open data (CC0), MeSH
+# (NLM, public domain), MedlinePlus and Wikipedia titles). Kept: the names, generic and brand, of every drug
+# with a MedlinePlus drug monograph (~1,500 medicines sold in the US), written in plain letters; left out:
+# what supplement sellers sell or name as body chemistry (vitamins, minerals, hormones, fish oil, CBD,
+# fibre...), and names that are ordinary words.
+_NOT_DRUGS = re.compile(
+    r"vitamin|calci|magnes|potassium|sodium|zinc|iron|ferr|folic|folate|niacin|nicotin|pyridox|cobalamin|tocopher"
+    r"|phytonad|omega|fish|fatty acid|cannabi|capsaicin|caffeine|psyllium|fiber|fibre|senna|stool softener"
+    r"|glutamine|betaine|lithium|fluoride|iodide|selenium|estrogen|oestrogen|progesterone|testosterone"
+    r"|prasterone|dhea|oxytocin|glucagon|thyroid|parathyroid|hormone|epinephrine|adrenaline|melatonin"
+    r"|salicylic acid|benzoyl|talc|simethicone|bicarbonate|ascorbic|ergocalciferol|calcifediol|lactic acid"
+    r"|citric|charcoal|probiotic|enzyme|pancrelipase|insulin|vaccine|oxygen|alcohol|cysteine|cortisol"
+)
+# brand and trade names that are ordinary English words, or too short to be read safely
+_ORDINARY = {
+    "acidol", "apap", "arcet", "edex", "repan", "focus", "sleep", "relief", "restore", "balance", "calm", "ease",
+    "revive", "boost", "vital", "prime", "renew", "clear", "pure", "active", "natural", "plan b", "little noses",
+    "nonbac", "minotal", "alternagel", "antacid suspension", "alamag", "kudrox", "magagel", "alu-tab",
+    "maldroxal", "ri-mox", "ide-cet", "two-dyne", "anolor", "liquid", "tablet", "capsule", "cream", "patch",
+    "spray", "drops", "syrup", "solution", "gel", "ointment", "lotion", "oral", "nasal",
+}
+_DRUG_NAME = re.compile(r"[a-z][a-z-]{3,}(?: [a-z][a-z-]+){0,2}")
+
+
+def build_drugs() -> tuple[str, list[tuple[str, str]]]:
+    """(the package's version, [(name, generic name)]) for every drug name kept (see above)."""
+    import bz2  # noqa: PLC0415 - build time only
+    import pickle  # noqa: PLC0415,S403 - the package's own data file, read as the package itself reads it
+    from importlib import metadata  # noqa: PLC0415
+
+    import drug_named_entity_recognition as dner  # noqa: PLC0415
+
+    with bz2.open(Path(dner.__file__).parent / "drug_ner_dictionary.pkl.bz2", "rb") as handle:
+        dictionary = pickle.load(handle)  # noqa: S301
+    canonical = dictionary["drug_canonical_to_data"]
+    medicines = {name for name, data in canonical.items() if "medline_plus_id" in data}
+    names: dict[str, str] = {}
+    for variant, generics in dictionary["drug_variant_to_canonical"].items():
+        generic = min((g for g in generics if g in medicines), default=None)
+        name = " ".join(variant.lower().split())
+        if (generic is None or not _DRUG_NAME.fullmatch(name) or name in _ORDINARY
+                or _NOT_DRUGS.search(name) or _NOT_DRUGS.search(generic)):
+            continue
+        names.setdefault(name, generic)
+    return metadata.version("drug-named-entity-recognition"), sorted(names.items())
+
+
 def main() -> int:
+    version, drugs = build_drugs()
+    DRUGS_OUT.write_text("\n".join([
+        "# claimwatch drug names derived by scripts/build_vocabulary.py; do not edit",
+        f"# source: drug-named-entity-recognition {version} (DrugBank open data CC0, MeSH, MedlinePlus names)",
+        "# name\tgeneric name",
+        *(f"{name}\t{generic}" for name, generic in drugs),
+    ]) + "\n", encoding="utf-8")
+    print(f"{len(drugs)} drug names from drug-named-entity-recognition {version} -> {DRUGS_OUT.name}",
+          file=sys.stderr)
     release, rows = build()
     lines = [
         "# claimwatch disease vocabulary derived from ICD-10-CM by scripts/build_vocabulary.py; do not edit",

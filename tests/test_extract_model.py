@@ -111,6 +111,18 @@ def test_the_vocabulary_file_is_what_the_pinned_icd10cm_package_gives(tmp_path: 
     assert int(count) == sum(1 for line in shipped.splitlines() if line and not line.startswith("#"))
 
 
+def test_the_drug_file_is_what_the_pinned_drug_package_gives() -> None:
+    shipped = (ROOT / "monitor" / "extract" / "data" / "drug_names.tsv").read_text(encoding="utf-8")
+    code = (
+        "import sys; sys.path.insert(0, 'scripts'); import build_vocabulary as b; "
+        "version, rows = b.build_drugs(); print(version); print('\\n'.join(f'{n}\\t{g}' for n, g in rows))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    version, _, rows = result.stdout.partition("\n")
+    assert f"drug-named-entity-recognition {version}" in shipped
+    assert rows.splitlines() == [line for line in shipped.splitlines() if line and not line.startswith("#")]
+
+
 def test_every_statement_keeps_its_reason() -> None:
     statements = extract_statements([Block("Kiss your blood-pressure pills goodbye with HeartRise."),
                                      Block("These statements have not been evaluated by the Food and Drug "

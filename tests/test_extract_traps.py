@@ -165,6 +165,10 @@ def test_social_proof_counters_do_not_change_the_key() -> None:
         ("FlexaRoot is a natural alternative to celecoxib.", "disease", "drug_substitute"),
         ("Ditch your blood-pressure pills for good.", "disease", "drug_substitute"),
         ("It works better than Adderall for focus.", "disease", "drug_substitute"),
+        # drug names from the drug vocabulary (MedlinePlus medicines), not the hand-kept lexicon
+        ("ProstaFlow works like Flomax, minus the head rushes.", "disease", "drug_substitute"),
+        ("Many couples choose Conceive Duo instead of Clomid.", "disease", "drug_substitute"),
+        ("A gentle alternative to zolpidem for restless nights.", "disease", "drug_substitute"),
         ("Our antiviral elderberry extract keeps you going.", "disease", "drug_class"),
         ("Shrinks arthritis flare-ups in a week.", "disease", "treats_named_disease"),
         ("Stops migraines before they start.", "disease", "treats_named_disease"),
@@ -176,6 +180,27 @@ def test_implied_disease_claims(text: str, type_: str, rule: str) -> None:
     assert (statement.kind, statement.type, statement.rule) == ("claim", type_, rule)
     assert statement.severity == "high"
     assert statement.matched
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tamsulosin relaxes the muscles of the prostate and is prescribed for an enlarged prostate.",
+        "Ask your doctor before taking this with warfarin or clopidogrel.",
+    ],
+)
+def test_a_drug_named_is_not_a_claim_by_itself(text: str) -> None:
+    assert all(s.rule != "drug_substitute" for s in extract_statements([Block(text)]))
+
+
+def test_the_drug_vocabulary_leaves_out_what_supplements_contain() -> None:
+    from monitor.extract.vocabulary import drug_mentions
+
+    assert [m.generic for m in drug_mentions("off my flomax and lipitor, on to vitamin d3")] == [
+        "tamsulosin", "atorvastatin"]
+    for text in ("magnesium citrate", "vitamin d", "folic acid", "fish oil", "melatonin", "healthy cortisol",
+                 "n-acetylcysteine", "testosterone", "omega-3 fatty acids", "psyllium husk", "insulin"):
+        assert drug_mentions(text) == [], text
 
 
 def test_abbreviations_and_footnote_markers_do_not_split_sentences() -> None:

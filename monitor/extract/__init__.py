@@ -31,7 +31,7 @@ from monitor.extract.model import NONE, Prediction, load_model
 from monitor.extract.rules import compiled
 from monitor.extract.segmentation import Unit, segment
 from monitor.extract.severity import statement_severity
-from monitor.extract.vocabulary import disease_mentions
+from monitor.extract.vocabulary import disease_mentions, drug_mentions
 from monitor.statements import Block, Finding, Statement
 
 __all__ = ["RULES_VERSION", "PageAnalysis", "analyse_page", "clear_caches", "extract_statements",
@@ -39,7 +39,7 @@ __all__ = ["RULES_VERSION", "PageAnalysis", "analyse_page", "clear_caches", "ext
 
 # bump whenever rules, lexicons, vocabulary, features or segmentation change: stored statements are
 # re-extracted under the new version (the model's own version is appended by ``extractor_version``)
-RULES_VERSION = "2026.4"
+RULES_VERSION = "2026.5"
 _DSHEA_RULES = frozenset({"dshea_evaluated", "dshea_not_intended"})
 RULE_KINDS_KEPT: frozenset[str] = frozenset({"guarantee", "disclaimer"})
 _AUTHORITY_WORDS = (
@@ -216,7 +216,7 @@ def _plain_fact(candidate: Candidate, folded: str) -> bool:
     rules = compiled()
     if _ROLE_FACT.search(folded) or _PREVALENCE.search(folded):
         return True
-    if rules.drug_any.match(folded):
+    if rules.drug_any.match(folded) or any(drug.start == 0 for drug in drug_mentions(folded)[:1]):
         return True  # "Quinine is only moderately effective against night cramps"
     verbs = [m.end() for m in rules.treatment.finditer(folded)]
     negated = {m.end() for m in rules.negated_treatment.finditer(folded)}

@@ -23,6 +23,7 @@ from monitor.extract.attributes import (
 from monitor.extract.keys import fold
 from monitor.extract.rules import CompiledRules, compiled, prefixes
 from monitor.extract.segmentation import Unit
+from monitor.extract.vocabulary import DrugMention, drug_mentions
 
 _CONTENT_REGIONS = frozenset({"main", "footer"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
@@ -52,15 +53,29 @@ def _product_reference(rules: CompiledRules, unit: Unit, folded: str) -> bool:
     )
 
 
-def _disease(rules: CompiledRules, unit: Unit, folded: str, tokens: frozenset[str]) -> Classification | None:
-    if not rules.drug_gate.isdisjoint(tokens):
-        substitute = rules.drug_substitute.search(folded)
+def drug_substitute(rules: CompiledRules, folded: str, drugs: list[DrugMention]) -> str | None:
+    """The words that offer the product in a drug's place ("works like Flomax", "instead of your Clomid",
+    "off my lisinopril"), if any: a drug word of the lexicon, or a name from the drug vocabulary."""
+    substitute = rules.drug_substitute.search(folded)
+    if substitute:
+        return substitute.group(0)
+    for drug in drugs:
+        before = rules.substitute_before.search(folded, max(0, drug.start - 60), drug.start)
+        if before:
+            return folded[before.start():drug.end]
+    return None
+
+
+def _disease(rules: CompiledRules, unit: Unit, folded: str, tokens: frozenset[str],
+             drugs: list[DrugMention]) -> Classification | None:
+    if drugs or not rules.drug_gate.isdisjoint(tokens):
+        substitute = drug_substitute(rules, folded, drugs)
         if substitute:
             return Classification(
                 "claim",
                 "disease",
                 "drug_substitute",
-                (substitute.group(0),),
+                (substitute,),
                 disease_attributes(folded, "drug_substitute"),
             )
         drug_class = rules.drug_class.search(folded)
@@ -100,17 +115,17 @@ def _disease(rules: CompiledRules, unit: Unit, folded: str, tokens: frozenset[st
     )
 
 
-def _testimonial(rules: CompiledRules, folded: str) -> Classification | None:
+def _testimonial(rules: CompiledRules, folded: str, drugs: list[DrugMention]) -> Classification | None:
     result = rules.testimonial_result.search(folded)
     if not result:
         return None
     terms = disease_terms(folded)
-    substitute = rules.drug_substitute.search(folded)
+    substitute = drug_substitute(rules, folded, drugs)
     attributes: dict[str, Any] = {"disease_outcome": bool(terms or substitute)}
     if terms:
         attributes["terms"] = [name for name, _serious in terms]
         attributes["serious"] = any(serious for _name, serious in terms)
-    matched = (result.group(0),) + ((substitute.group(0),) if substitute else ())
+    matched = (result.group(0),) + ((substitute,) if substitute else ())
     return Classification("claim", "testimonial", "customer_story", matched, attributes)
 
 
@@ -140,7 +155,8 @@ def classify_uncached(unit: Unit) -> Classification | None:
         return None
     rules = compiled()
     tokens = prefixes(folded)
-    if rules.any_gate.isdisjoint(tokens) and not unit.testimonial:
+    drugs = drug_mentions(folded)
+    if rules.any_gate.isdisjoint(tokens) and not unit.testimonial and not drugs:
         return None
 
     for rule in () if rules.disclaimer_gate.isdisjoint(tokens) else rules.disclaimers:
@@ -152,7 +168,7 @@ def classify_uncached(unit: Unit) -> Classification | None:
             return Classification("disclaimer", rule.type, rule.name, (match.group(0),), attributes)
 
     if unit.testimonial or _QUOTED_ATTRIBUTION.match(folded):
-        found = _testimonial(rules, folded)
+        found = _testimonial(rules, folded, drugs)
         if found or unit.testimonial:
             return found
 
@@ -165,7 +181,7 @@ def classify_uncached(unit: Unit) -> Classification | None:
                 "guarantee", rule.type, rule.name, (match.group(0),), guarantee_attributes(folded)
             )
 
-    disease = _disease(rules, unit, folded, tokens)
+    disease = _disease(rules, unit, folded, tokens, drugs)
     if disease:
         return disease
 

@@ -23,7 +23,7 @@ from monitor.extract import lexicon as lx
 from monitor.extract.classification import Classification, classify_cached
 from monitor.extract.keys import fold
 from monitor.extract.rules import compiled
-from monitor.extract.vocabulary import disease_mentions
+from monitor.extract.vocabulary import disease_mentions, drug_mentions
 
 _WORDS = re.compile(r"[a-z0-9<>]+(?:'[a-z]+)?|[!?%$#]")
 _DIGITS = re.compile(r"\d+")
@@ -155,6 +155,11 @@ def candidate_tokens(candidate: Candidate, rules: Classification | None) -> list
     if "<product>" in words:
         tokens.append("ctx:product-named")
         flags.append("ctx:product-named")
+    # a medicine named (the drug vocabulary): with who speaks of it
+    if drug_mentions(folded):
+        tokens.append("drug:named")
+        tokens += [f"drug+{flag.split(':', 1)[1]}" for flag in flags
+                   if flag in ("ctx:first-person", "ctx:product-named", "ctx:negated")]
     # a disease named together with what makes it a claim (a linear model sees no pairs unless told)
     if mentions:
         rules_ = compiled()

@@ -268,6 +268,21 @@ DISCLAIMER_RULES: tuple[tuple[str, str, str, str], ...] = (
          r"|instagram)"
      r"|endorsed by facebook|(?:registered )?trademarks? of|study (?:was )?conducted on"
      r"|should be (?:combined|used) with (?:a sensible|a healthy|diet|regular)"),
+    # 16 CFR 255.5: what a reader would not expect of an endorsement (a free product, a fee, an actor), and
+    # other legal notices (age limits, a marketplace's own disclaimers, the EU's "varied diet" statement)
+    ("other", "endorsement_notice", "free discount discounted complimentary exchange review reviews reviewer"
+        " reviewers paid compensated partnership advertisement photo photos image images picture pictures"
+        " model models actor actors name names composite associated affiliated older drinking verify"
+        " verified accuracy substitute",
+     r"(?:free|discount\w*|complimentary)\b[^.;]{0,40}\b(?:in exchange for|for (?:leaving|writing|sharing|posting)"
+         r" (?:a |an |their |his |her |my )?(?:honest |unbiased )?(?:review|feedback|testimonial|opinion))"
+     r"|review of (?:a )?free product|received (?:this|the|a) (?:product|bottle|sample)\w* (?:for )?free"
+     r"|(?:was|were) not (?:paid|compensated)|paid partnership|^advertisement\b"
+     r"|(?:photos?|images?|pictures?) (?:are|is|show|shown|depict)\w* (?:of )?(?:models?|actors?)"
+     r"|(?:names?|details) (?:have been |has been |were |was )?changed (?:for|to protect)|composite (?:character|story)"
+     r"|not (?:associated|affiliated) with|must be (?:18|21) (?:years (?:of age )?)?or older|of legal drinking age"
+     r"|(?:does|do) not verify|(?:have|has) not verified"
+     r"|(?:substitute|replacement) (?:of|for) (?:a )?(?:varied|balanced) diet"),
 )
 
 # --- guarantee rules -----------------------------------------------------------------------------------

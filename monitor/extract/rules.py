@@ -62,6 +62,7 @@ class CompiledRules:
     drug_gate: frozenset[str]
     drug_class: re.Pattern[str]
     drug_substitute: re.Pattern[str]
+    substitute_before: re.Pattern[str]
     drug_any: re.Pattern[str]
     anchors: re.Pattern[str]
     leading_verb: re.Pattern[str]
@@ -143,6 +144,9 @@ def compiled() -> CompiledRules:
         drug_substitute=re.compile(
             rf"(?<![\w'])(?:{'|'.join(lx.DRUG_SUBSTITUTE)})\s*(?:[\w-]+ ){{0,2}}?(?:{drugs})(?![\w])"
         ),
+        # the same wording right before a name from the drug vocabulary (vocabulary.drug_mentions): searched
+        # with endpos at the name's start
+        substitute_before=re.compile(rf"(?<![\w'])(?:{'|'.join(lx.DRUG_SUBSTITUTE)})\s*(?:[\w-]+ ){{0,2}}?$"),
         drug_any=re.compile(rf"(?:{drugs})(?![\w])"),
         anchors=_alternation(lx.PRODUCT_ANCHORS),
         leading_verb=re.compile(

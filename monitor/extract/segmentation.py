@@ -1,10 +1,12 @@
 """Blocks -> units: the sentences, bullets and kept-together groups that statements are made of.
 
-Kept together: a testimonial (every block of one quote card: quote + attribution), a small guarantee
-box (a short run of blocks whose container names a guarantee), and the two-sentence DSHEA disclaimer
-(merged later, in ``extract_statements``, once both halves are recognised). Everything else is split
-into sentences, with abbreviations ("Dr.", "U.S.", "mg.") and footnote markers ("cramps.2 Next")
-handled, and on line breaks and inline bullet separators (" \u2022 ", " \u00b7 ", " | ").
+Kept together: a testimonial (every block of one quote card: quote + attribution; the card's small print -
+"Results may vary", "received a free bottle in exchange for an honest review" - is not the customer's and
+stands apart), a small guarantee box (a short run of blocks whose container names a guarantee), and the
+two-sentence DSHEA disclaimer (merged later, in ``extract_statements``, once both halves are recognised).
+Everything else is split into sentences, with abbreviations ("Dr.", "U.S.", "mg.") and footnote markers
+("cramps.2 Next") handled, and on line breaks and inline bullet separators (" \u2022 ", " \u00b7 ", " | ").
+A reviewer's byline ("Jess T. \u00b7 Verified Buyer \u00b7 2 days ago") is never a unit: it describes the quote.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
+from monitor.extract.keys import fold
 from monitor.extract.lexicon import ABBREVIATIONS
+from monitor.extract.rules import compiled, prefixes
 from monitor.statements import Block
 
 MAX_TESTIMONIAL_CHARS = 1200
@@ -169,11 +173,51 @@ def _card_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str],
 
 
 _REVIEW_META = re.compile(
-    r"^(?:reviewed (?:in|on) [^\u00b7|]{3,60}?(?: on [a-z]+ \d{1,2},? \d{4})?\s*(?:[\u00b7|]\s*)?)?"
+    # a marketplace's variant line first: "Flavor: Wild Berry | Size: 60 Count Verified Purchase ..."
+    r"^(?:(?:flavou?r|size|colou?r|style|scent|pattern|count|pack size|item package quantity)\s*:\s*[^|\u00b7:]{1,30}?"
+    r"\s*(?:[\u00b7|]\s*|(?=verified )))+(?:verified (?:purchase|buyer|customer)\s*(?:[\u00b7|]\s*)?)*"
+    r"|^(?:reviewed (?:in|on) [^\u00b7|]{3,60}?(?: on [a-z]+ \d{1,2},? \d{4})?\s*(?:[\u00b7|]\s*)?)?"
     r"(?:verified (?:purchase|buyer|customer)\s*(?:[\u00b7|]\s*)?)+"
     r"|^reviewed (?:in|on) [^\u00b7|]{3,60}? on [a-z]+ \d{1,2},? \d{4}\s*(?:[\u00b7|]\s*)?",
     re.IGNORECASE,
 )
+
+
+_REVIEW_CONTROLS = re.compile(
+    r"^(?:helpful|not helpful|report(?: abuse)?|reply|share|like|read more|see more|show more|translate(?: review)?"
+    r"|\d[\d,]* (?:people|person|customers?) found this helpful|was this (?:review )?helpful\??.{0,30})$",
+    re.IGNORECASE,
+)
+# a person's name with an initial: "Rachel B.", "- Dana R., Ohio", "Linda K., 58"
+_PERSON = re.compile(r"^\s*(?:[-~\u2013\u2014]+\s*)?[A-Z][a-z'\u2019-]+ [A-Z]\.(?:,\s*[\w .'-]{1,30})?$")
+_BYLINE_SEPARATOR = re.compile(r"\s*[\u00b7|\u2022]\s*")
+_BYLINE_META = re.compile(
+    r"^(?:verified (?:buyer|purchase|customer|reviewer)|(?:reviewed|posted)\b.{0,60}"
+    r"|\d+ (?:minutes?|hours?|days?|weeks?|months?|years?) ago|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+    r"\w* \d{1,2},? \d{4}|\d{1,4}[/.-]\d{1,2}(?:[/.-]\d{1,4})?|top (?:\d+ )?reviewer|vine customer review.{0,40})$",
+    re.IGNORECASE,
+)
+_BYLINE_PLACE = re.compile(r"^[A-Z][a-z]+(?: [A-Z][a-z]+)?(?:,? [A-Z][A-Za-z]+)?$|^(?:age )?\d{2}$")
+
+
+def byline(text: str) -> dict[str, object] | None:
+    """A reviewer's byline and nothing else ("Jess T. \u00b7 Verified Buyer \u00b7 2 days ago", "Nate J. \u00b7
+    October 24, 2024 \u00b7 Verified Buyer"): the reviewer and ``verified``, or None. It describes the quote
+    beside it and is never a statement of its own."""
+    parts = _BYLINE_SEPARATOR.split(" ".join(text.split()).strip(" -~\u2013\u2014"))
+    if len(parts) < 2 or len(parts[0].split()) > 5 or not _card_patterns()[1].match(parts[0]):
+        return None
+    if parts[0].lower().startswith(("verified", "reviewed", "posted")):
+        return None  # a marketplace line ("Verified Purchase \u00b7 ..."): _REVIEW_META's
+    meta = [part for part in parts[1:] if part]
+    if not meta or not all(_BYLINE_META.match(part) or _BYLINE_PLACE.match(part) for part in meta):
+        return None
+    if not any(_BYLINE_META.match(part) for part in meta):
+        return None  # "Dana \u00b7 Tucson": too little to tell from a line of text
+    info: dict[str, object] = {"reviewer": parts[0]}
+    if any(part.lower().startswith("verified") for part in meta):
+        info["verified"] = True
+    return info
 
 
 def _star_count(text: str) -> float | None:
@@ -182,6 +226,46 @@ def _star_count(text: str) -> float | None:
         return float(count)
     match = re.search(r"(\d(?:\.\d)?)\s*(?:/\s*5|out of 5|stars?)", text, re.IGNORECASE)
     return float(match.group(1)) if match else None
+
+
+_SMALL_PRINT_TYPES = frozenset({"results_vary", "other", "fda"})
+
+
+@lru_cache(maxsize=4096)
+def small_print(sentence: str) -> bool:
+    """A seller's notice in a testimonial card or review wall, not the customer's words: a results-vary,
+    endorsement (free product, paid, actors) or DSHEA disclaimer by the rules of ``lexicon``."""
+    folded = fold(sentence)
+    rules = compiled()
+    tokens = prefixes(folded)
+    if rules.disclaimer_gate.isdisjoint(tokens):
+        return False
+    return any(rule.type in _SMALL_PRINT_TYPES and not rule.gate.isdisjoint(tokens) and rule.pattern.search(folded)
+               for rule in rules.disclaimers)
+
+
+def _without_small_print(quote: Unit) -> list[Unit]:
+    """A card's quote with the seller's small print cut out as units of their own, in order."""
+    sentences = _split_cached(quote.text)
+    if not any(map(small_print, sentences)):
+        return [quote]
+    units: list[Unit] = []
+    kept: list[str] = []
+
+    def keep() -> None:
+        if kept:
+            units.append(Unit(" ".join(kept), quote.block, quote.tag, quote.region, True, False, quote.context,
+                              quote.section, quote.card))
+            kept.clear()
+
+    for sentence in sentences:
+        if small_print(sentence):
+            keep()
+            units.append(Unit(sentence, quote.block, "p", quote.region, False, False, quote.context, quote.section))
+        else:
+            kept.append(sentence)
+    keep()
+    return units
 
 
 def card_units(card: Sequence[Block], index: int) -> list[Unit]:
@@ -209,6 +293,13 @@ def card_units(card: Sequence[Block], index: int) -> list[Unit]:
 
     for offset, block in enumerate(card):
         text = " ".join(block.text.split())
+        found = byline(text)
+        if found is not None:  # the quote's byline: after the quote it closes it, before it opens the next
+            info.update(found)
+            if quote:
+                close()
+                info = {}
+            continue
         meta = _REVIEW_META.match(text)
         if meta:  # "Reviewed in the United States on March 19, 2024 \u00b7 Verified Purchase The buzzing..."
             if "verified" in meta.group(0).lower():
@@ -217,6 +308,17 @@ def card_units(card: Sequence[Block], index: int) -> list[Unit]:
             if not text:
                 continue
         words = len(text.split())
+        if words <= 8 and _REVIEW_CONTROLS.match(text):
+            continue  # "Helpful", "Report", "12 people found this helpful"
+        if words <= 12 and small_print(text):  # "Vine Customer Review of Free Product": the seller's notice
+            units.append(Unit(text, index + offset, "p", first.region, False, False, first.context, ""))
+            continue
+        if words <= 4 and _PERSON.match(text):  # "Rachel B.", "- Dana R., Ohio": the reviewer, before or after
+            info["reviewer"] = text.lstrip("-~\u2013\u2014 ").strip()
+            if quote:
+                close()
+                info = {}
+            continue
         if words <= 8 and stars_re.match(text):
             if quote:
                 close()
@@ -258,7 +360,7 @@ def card_units(card: Sequence[Block], index: int) -> list[Unit]:
         quote.append(text)
     if quote:
         close()
-    elif info and units:
+    elif info and units and units[-1].testimonial:
         # a reviewer or stars after the last quote belong to it
         last = units[-1]
         merged = dict(last.card or {})
@@ -284,7 +386,7 @@ def segment(blocks: Sequence[Block]) -> list[Unit]:
                 end += 1
             card = blocks[index:end]
             if len(_join(card)) <= MAX_TESTIMONIAL_CHARS * 4:
-                quotes = card_units(card, index)
+                quotes = [unit for quote in card_units(card, index) for unit in _without_small_print(quote)]
                 if quotes:
                     for unit in quotes:
                         unit.section = section
@@ -306,7 +408,18 @@ def segment(blocks: Sequence[Block]) -> list[Unit]:
                 units.append(Unit(text, index, block.tag, block.region, False, True, context, section))
                 index = end
                 continue
+        found = byline(block.text) if len(block.text) <= _BYLINE_CHARS else None
+        if found is not None:
+            # a byline outside a recognised card describes the quote before it, if there is one
+            if units and units[-1].testimonial:
+                last = units[-1]
+                last.card = {**found, **(last.card or {})}
+            index += 1
+            continue
         for sentence in _quotes_kept(_split_cached(block.text)):
             units.append(Unit(sentence, index, block.tag, block.region, False, False, context, section))
         index += 1
     return units
+
+
+_BYLINE_CHARS = 120

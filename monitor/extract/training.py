@@ -102,9 +102,13 @@ def corpus_examples(pages: Iterable[LabelledPage]) -> list[Example]:
 
 
 def data_version(examples: Sequence[Example], parameters: dict[str, object]) -> str:
+    """A hash of what the model learns from: every example's page, text, tokens and label, and the parameters
+    (the tokens too: a change of features alone changes the model, so it changes the version ``reextract``
+    compares)."""
     digest = hashlib.sha256(json.dumps(parameters, sort_keys=True).encode())
     for example in examples:
-        digest.update(f"{example.page}\x00{example.text}\x00{example.label}\n".encode())
+        tokens = "\x01".join(example.tokens)
+        digest.update(f"{example.page}\x00{example.text}\x00{tokens}\x00{example.label}\n".encode())
     return digest.hexdigest()[:12]
 
 

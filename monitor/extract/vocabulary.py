@@ -1,4 +1,5 @@
-"""The disease vocabulary: ICD-10-CM terms plus sellers' lay words, each tied to an ICD-10-CM code.
+"""The disease vocabulary: ICD-10-CM terms plus sellers' lay words, each tied to an ICD-10-CM code; and the
+drug names a product may be compared with (``drug_mentions``).
 
 Two data files in ``monitor/extract/data/``: ``icd10cm_terms.tsv`` (~7,000 disease and symptom names derived
 from the CDC's ICD-10-CM tabular list by ``scripts/build_vocabulary.py``) and ``lay_terms.tsv`` (hand-kept
@@ -7,6 +8,13 @@ where both name a term. Loaded once, on first use.
 
     >>> [(m.term, m.code, m.group) for m in disease_mentions("it lowers your a1c and calms arthritis")]
     [('a1c', 'E11', 'endocrine'), ('arthritis', 'M19.9', 'musculoskeletal')]
+
+``drug_names.tsv`` (~9,000 generic and brand names of the medicines MedlinePlus describes, derived from the
+drug-named-entity-recognition package's dictionary by the same script; vitamins, minerals, hormones and other
+things supplements contain are left out):
+
+    >>> [(m.name, m.generic) for m in drug_mentions("works like flomax, minus the head rushes")]
+    [('flomax', 'tamsulosin')]
 """
 
 from __future__ import annotations
@@ -160,3 +168,60 @@ def _starts() -> dict[str, tuple[int, Mention | None]]:
 def _first_pairs() -> frozenset[str]:
     """The first two words of every term of two words or more."""
     return frozenset(" ".join(term.split(" ")[:2]) for term in vocabulary() if term.count(" ") >= 1)
+
+
+# --- drugs --------------------------------------------------------------------------------------------------
+
+_DRUG_WORD = re.compile(r"[a-z][a-z-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class DrugMention:
+    """A drug named in a folded text: the name as written, its generic name, and where it starts and ends."""
+
+    name: str
+    generic: str
+    start: int
+    end: int
+
+
+@cache
+def drug_names() -> dict[str, str]:
+    """Every drug name (lower case, words joined by one space) -> its generic name."""
+    return dict(_read("drug_names.tsv"))
+
+
+@cache
+def _drug_starts() -> dict[str, int]:
+    """Each word that starts a drug name -> the most words a name starting with it has."""
+    longest: dict[str, int] = {}
+    for name in drug_names():
+        words = name.split(" ")
+        longest[words[0]] = max(longest.get(words[0], 0), len(words))
+    return longest
+
+
+def drug_mentions(folded: str) -> list[DrugMention]:
+    """Drug names in a folded (lower-case) text, longest first at each place, left to right."""
+    starts = _drug_starts()
+    matches = [m for m in _DRUG_WORD.finditer(folded) if m.group() in starts]
+    if not matches:
+        return []
+    names = drug_names()
+    found: list[DrugMention] = []
+    free = 0
+    for match in matches:
+        if match.start() < free:
+            continue
+        most = starts[match.group()]
+        words = _DRUG_WORD.findall(folded, match.start())[:most] if most > 1 else [match.group()]
+        for length in range(len(words), 0, -1):
+            name = " ".join(words[:length])
+            generic = names.get(name)
+            # the words as written, one space apart ("quinine sulfate", not "quinine, sulfate")
+            if generic is not None and folded.startswith(name, match.start()):
+                found.append(DrugMention(name, generic, match.start(), match.start() + len(name)))
+                free = match.start() + len(name)
+                break
+    return found
+

@@ -1,0 +1,95 @@
+"""Review cards as shops and marketplaces mark them up: a byline is the reviewer, not a statement; the parts of
+a card ("review-text", "review-meta") stay in its group; marketplace buttons are nothing; and the seller's
+small print in a review wall (results vary, free product for a review) stands apart from the customer's
+words as a disclaimer."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.extract import extract_statements
+from monitor.extract.segmentation import byline
+from monitor.normalize import html_to_blocks
+
+SHOP_WALL = """<html><body><h2>Reviews</h2>
+<article class="card"><div class="stars">\u2605\u2605\u2605\u2605\u2605</div><div class="title">Calm evenings</div>
+<p class="quote">I stopped pacing the kitchen at night after about ten days on the drops.</p>
+<div class="meta">Orla P. &middot; March 3, 2025 &middot; <span class="verified">Verified Buyer</span></div>
+</article>
+<article class="card"><div class="stars">\u2605\u2605\u2605\u2605\u2606</div><div class="title">Good value</div>
+<p class="quote">My afternoon slump is gone and I no longer reach for a third coffee.</p>
+<div class="meta">Theo W. &middot; Verified Buyer &middot; 4 days ago</div>
+</article>
+</body></html>"""
+
+MARKETPLACE_CARD = """<html><body><div class="reviews">
+<div class="review"><div class="profile">Wren S.</div>
+<div><span class="stars">\u2605\u2605\u2605\u2605\u2605</span> <b>Easier mornings</b></div>
+<div class="small">Reviewed in the United States on May 2, 2025</div>
+<div class="small">Vine Customer Review of Free Product</div>
+<div class="review-text">Flavor: Lemon | Size: 90 Count Verified Purchase My knees no longer creak on the stairs
+after a month of these.</div>
+<div class="small">31 people found this helpful</div>
+<div class="small"><button>Helpful</button> Report</div>
+</div></div></body></html>"""
+
+SMALL_PRINT = """<html><body><section class="testimonials"><h2>Stories from our community</h2>
+<blockquote>"Six weeks in, my joints feel ten years younger." - Bea L.</blockquote>
+<blockquote>Individual results may vary. Some reviewers received a free jar in exchange for an honest review.
+</blockquote></section></body></html>"""
+
+
+def test_a_byline_after_the_quote_is_its_reviewer_not_a_statement() -> None:
+    statements = extract_statements(html_to_blocks(SHOP_WALL))
+    testimonials = [s for s in statements if s.type == "testimonial"]
+    assert [s.attributes.get("reviewer") for s in testimonials] == ["Orla P.", "Theo W."]
+    assert all(s.attributes.get("verified") is True for s in testimonials)
+    assert not any("Verified Buyer" in s.text or "ago" in s.text for s in statements)
+
+
+def test_a_marketplace_card_keeps_its_parts_together_and_its_notice_apart() -> None:
+    statements = extract_statements(html_to_blocks(MARKETPLACE_CARD))
+    (quote,) = [s for s in statements if s.type == "testimonial"]
+    assert quote.text.startswith("My knees no longer creak")  # the variant line and badge are stripped
+    assert quote.attributes["reviewer"] == "Wren S." and quote.attributes["stars"] == 5.0
+    assert quote.attributes["title"] == "Easier mornings" and quote.attributes["verified"] is True
+    notices = [s for s in statements if s.kind == "disclaimer"]
+    assert [(s.type, s.text) for s in notices] == [("other", "Vine Customer Review of Free Product")]
+    assert not any(s.text in ("Helpful", "Report") or "found this helpful" in s.text for s in statements)
+
+
+def test_the_sellers_small_print_in_a_review_wall_is_a_disclaimer_not_a_testimonial() -> None:
+    statements = extract_statements(html_to_blocks(SMALL_PRINT))
+    assert [(s.kind, s.type) for s in statements] == [
+        ("claim", "testimonial"), ("disclaimer", "results_vary"), ("disclaimer", "other")]
+    assert statements[2].text.startswith("Some reviewers received a free jar")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Some customers received a complimentary bottle in exchange for an honest review.",
+        "Dr. Lane was not paid for her comments.",
+        "Paid partnership with Northwind Herbals",
+        "Photos are of models; names have been changed to protect privacy.",
+        "Reviewer received this product free through the Early Reviewer Program.",
+        "Ferncrest is not affiliated with any hospital or clinic.",
+    ],
+)
+def test_endorsement_notices_are_other_disclaimers(text: str) -> None:
+    (statement,) = extract_statements(html_to_blocks(f"<p>{text}</p>"))
+    assert (statement.kind, statement.type) == ("disclaimer", "other")
+
+
+@pytest.mark.parametrize(
+    ("text", "reviewer"),
+    [
+        ("Jo K. \u00b7 Verified Buyer \u00b7 2 weeks ago", "Jo K."),
+        ("Sam D., Leeds | June 4, 2025 | Verified Purchase", "Sam D., Leeds"),
+        ("Free shipping \u00b7 30-day returns", None),
+        ("Magnesium Glycinate \u00b7 120 capsules", None),
+    ],
+)
+def test_bylines(text: str, reviewer: str | None) -> None:
+    found = byline(text)
+    assert (found or {}).get("reviewer") == reviewer
