@@ -235,6 +235,17 @@ def test_guarantee_box_is_one_statement() -> None:
     assert "empty bottles accepted" in statement.attributes["conditions"]
 
 
+def test_a_satisfaction_seal_beside_a_money_back_box_is_its_own_statement() -> None:
+    box = frozenset({"guarantee"})
+    blocks = [
+        Block("Our promise", "h2", "main", box),
+        Block("Use it for 45 days; if your knees feel no better, return the jars for a refund.", "p", "main", box),
+        Block("100% satisfaction guaranteed.", "p", "main", box),
+    ]
+    assert [(s.type, s.attributes.get("days")) for s in extract_statements(blocks)] == [
+        ("money_back", 45), ("satisfaction", None)]
+
+
 def test_positions_are_page_order_and_every_statement_explains_itself() -> None:
     statements = extract_statements(
         [

@@ -244,6 +244,18 @@ def small_print(sentence: str) -> bool:
                for rule in rules.disclaimers)
 
 
+@lru_cache(maxsize=4096)
+def _guarantee_type(text: str) -> str | None:
+    """The type of guarantee the rules of ``lexicon`` see in a block alone (money_back, satisfaction...)."""
+    folded = fold(text)
+    rules = compiled()
+    tokens = prefixes(folded)
+    if rules.guarantee_gate.isdisjoint(tokens):
+        return None
+    return next((rule.type for rule in rules.guarantees if not rule.gate.isdisjoint(tokens)
+                 and rule.pattern.search(folded)), None)
+
+
 def _without_small_print(quote: Unit) -> list[Unit]:
     """A card's quote with the seller's small print cut out as units of their own, in order."""
     sentences = _split_cached(quote.text)
@@ -405,7 +417,16 @@ def segment(blocks: Sequence[Block]) -> list[Unit]:
             run = blocks[index:end]
             text = _join(run)
             if end - index <= MAX_GUARANTEE_BOX_BLOCKS and len(text) <= MAX_GUARANTEE_BOX_CHARS:
-                units.append(Unit(text, index, block.tag, block.region, False, True, context, section))
+                # a seal of its own ("100% satisfaction guaranteed.") beside the box's other promise stands apart
+                seals = [b for b in run[1:] if _guarantee_type(b.text) == "satisfaction"]
+                kept = [b for b in run if b not in seals]
+                if seals and any(b.tag not in _HEADING_TAGS for b in kept):
+                    units.append(Unit(_join(kept), index, block.tag, block.region, False, True, context, section))
+                    for seal in seals:
+                        units.append(Unit(" ".join(seal.text.split()), index + run.index(seal), seal.tag,
+                                          seal.region, False, False, seal.context, section))
+                else:
+                    units.append(Unit(text, index, block.tag, block.region, False, True, context, section))
                 index = end
                 continue
         found = byline(block.text) if len(block.text) <= _BYLINE_CHARS else None
