@@ -200,7 +200,7 @@ def test_the_drug_vocabulary_leaves_out_what_supplements_contain() -> None:
         "tamsulosin", "atorvastatin"]
     for text in ("magnesium citrate", "vitamin d", "folic acid", "fish oil", "melatonin", "healthy cortisol",
                  "n-acetylcysteine", "testosterone", "omega-3 fatty acids", "psyllium husk", "insulin"):
-        assert drug_mentions(text) == [], text
+        assert drug_mentions(text) == (), text
 
 
 def test_abbreviations_and_footnote_markers_do_not_split_sentences() -> None:

@@ -102,10 +102,13 @@ def _key(text: str, counter_free: bool) -> str:
 def clear_caches() -> None:
     """Forget every cached segmentation, classification and key (after changing rules at run time)."""
     from monitor.extract.classification import clear_cache
-    from monitor.extract.segmentation import _split_cached
+    from monitor.extract.segmentation import _guarantee_type, _split_cached, small_print
 
     clear_cache()
     _split_cached.cache_clear()
+    small_print.cache_clear()
+    _guarantee_type.cache_clear()
+    drug_mentions.cache_clear()
     _key.cache_clear()
     _CACHE.clear()
 

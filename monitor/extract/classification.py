@@ -10,6 +10,7 @@ sentence-initial verb or pronoun ("Supports joint comfort", "It melts fat") - pl
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -53,7 +54,7 @@ def _product_reference(rules: CompiledRules, unit: Unit, folded: str) -> bool:
     )
 
 
-def drug_substitute(rules: CompiledRules, folded: str, drugs: list[DrugMention]) -> str | None:
+def drug_substitute(rules: CompiledRules, folded: str, drugs: Sequence[DrugMention]) -> str | None:
     """The words that offer the product in a drug's place ("works like Flomax", "instead of your Clomid",
     "off my lisinopril"), if any: a drug word of the lexicon, or a name from the drug vocabulary."""
     substitute = rules.drug_substitute.search(folded)
@@ -67,7 +68,7 @@ def drug_substitute(rules: CompiledRules, folded: str, drugs: list[DrugMention])
 
 
 def _disease(rules: CompiledRules, unit: Unit, folded: str, tokens: frozenset[str],
-             drugs: list[DrugMention]) -> Classification | None:
+             drugs: Sequence[DrugMention]) -> Classification | None:
     if drugs or not rules.drug_gate.isdisjoint(tokens):
         substitute = drug_substitute(rules, folded, drugs)
         if substitute:
@@ -115,7 +116,7 @@ def _disease(rules: CompiledRules, unit: Unit, folded: str, tokens: frozenset[st
     )
 
 
-def _testimonial(rules: CompiledRules, folded: str, drugs: list[DrugMention]) -> Classification | None:
+def _testimonial(rules: CompiledRules, folded: str, drugs: Sequence[DrugMention]) -> Classification | None:
     result = rules.testimonial_result.search(folded)
     if not result:
         return None

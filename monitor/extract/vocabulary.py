@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 MAX_WORDS = 4
@@ -201,12 +201,14 @@ def _drug_starts() -> dict[str, int]:
     return longest
 
 
-def drug_mentions(folded: str) -> list[DrugMention]:
-    """Drug names in a folded (lower-case) text, longest first at each place, left to right."""
+@lru_cache(maxsize=8192)
+def drug_mentions(folded: str) -> tuple[DrugMention, ...]:
+    """Drug names in a folded (lower-case) text, longest first at each place, left to right (cached: the
+    rules and the model's features both ask, about the same sentence)."""
     starts = _drug_starts()
+    if starts.keys().isdisjoint(_DRUG_WORD.findall(folded)):  # most sentences: no word starts a name
+        return ()
     matches = [m for m in _DRUG_WORD.finditer(folded) if m.group() in starts]
-    if not matches:
-        return []
     names = drug_names()
     found: list[DrugMention] = []
     free = 0
@@ -223,5 +225,5 @@ def drug_mentions(folded: str) -> list[DrugMention]:
                 found.append(DrugMention(name, generic, match.start(), match.start() + len(name)))
                 free = match.start() + len(name)
                 break
-    return found
+    return tuple(found)
 
