@@ -219,7 +219,8 @@ def _plain_fact(candidate: Candidate, folded: str) -> bool:
     rules = compiled()
     if _ROLE_FACT.search(folded) or _PREVALENCE.search(folded):
         return True
-    if rules.drug_any.match(folded) or any(drug.start == 0 for drug in drug_mentions(folded)[:1]):
+    drugs = drug_mentions(folded)
+    if rules.drug_any.match(folded) or (drugs and drugs[0].start == 0):
         return True  # "Quinine is only moderately effective against night cramps"
     verbs = [m.end() for m in rules.treatment.finditer(folded)]
     negated = {m.end() for m in rules.negated_treatment.finditer(folded)}

@@ -22,7 +22,7 @@ from monitor.extract.attributes import (
     guarantee_attributes,
 )
 from monitor.extract.keys import fold
-from monitor.extract.rules import CompiledRules, compiled, prefixes
+from monitor.extract.rules import CompiledRules, compiled, matching, prefixes
 from monitor.extract.segmentation import Unit
 from monitor.extract.vocabulary import DrugMention, drug_mentions
 
@@ -160,24 +160,17 @@ def classify_uncached(unit: Unit) -> Classification | None:
     if rules.any_gate.isdisjoint(tokens) and not unit.testimonial and not drugs:
         return None
 
-    for rule in () if rules.disclaimer_gate.isdisjoint(tokens) else rules.disclaimers:
-        if rule.gate.isdisjoint(tokens):
-            continue
-        match = rule.pattern.search(folded)
-        if match:
-            attributes = dshea_attributes(unit.text) if rule.type == "fda" else {}
-            return Classification("disclaimer", rule.type, rule.name, (match.group(0),), attributes)
+    for rule, match in matching(rules.disclaimers, rules.disclaimer_gate, folded, tokens):
+        attributes = dshea_attributes(unit.text) if rule.type == "fda" else {}
+        return Classification("disclaimer", rule.type, rule.name, (match.group(0),), attributes)
 
     if unit.testimonial or _QUOTED_ATTRIBUTION.match(folded):
         found = _testimonial(rules, folded, drugs)
         if found or unit.testimonial:
             return found
 
-    for rule in () if rules.guarantee_gate.isdisjoint(tokens) else rules.guarantees:
-        if rule.gate.isdisjoint(tokens):
-            continue
-        match = rule.pattern.search(folded)
-        if match and not (rule.type == "satisfaction" and rules.guarantee_negation.search(folded)):
+    for rule, match in matching(rules.guarantees, rules.guarantee_gate, folded, tokens):
+        if not (rule.type == "satisfaction" and rules.guarantee_negation.search(folded)):
             return Classification(
                 "guarantee", rule.type, rule.name, (match.group(0),), guarantee_attributes(folded)
             )
@@ -187,15 +180,9 @@ def classify_uncached(unit: Unit) -> Classification | None:
         return disease
 
     authority: Classification | None = None
-    for rule in () if rules.authority_gate.isdisjoint(tokens) else rules.authorities:
-        if rule.gate.isdisjoint(tokens):
-            continue
-        match = rule.pattern.search(folded)
-        if match:
-            authority = Classification(
-                "claim", "authority", rule.name, (match.group(0),), {"authority": rule.type}
-            )
-            break
+    for rule, match in matching(rules.authorities, rules.authority_gate, folded, tokens):
+        authority = Classification("claim", "authority", rule.name, (match.group(0),), {"authority": rule.type})
+        break
     if authority and authority.rule == "fda_approved":
         return authority
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from operator import itemgetter
@@ -22,6 +23,18 @@ def prefixes(folded: str) -> frozenset[str]:
 def gate(words: str) -> frozenset[str]:
     """A gate from a space-separated word list (the same prefixing as ``prefixes``)."""
     return frozenset(word[:4] for word in words.translate(_TOKEN_TABLE).split())
+
+
+def matching(table: tuple[Rule, ...], table_gate: frozenset[str], folded: str,
+             tokens: frozenset[str]) -> Iterator[tuple[Rule, re.Match[str]]]:
+    """The rules of one table (disclaimers, guarantees, authorities) that match a folded unit, in the table's
+    order, with their matches; ``table_gate`` is the union of the table's gates, ``tokens`` ``prefixes(folded)``.
+    """
+    if table_gate.isdisjoint(tokens):
+        return
+    for rule in table:
+        if not rule.gate.isdisjoint(tokens) and (match := rule.pattern.search(folded)):
+            yield rule, match
 
 
 def _alternation(fragments: tuple[str, ...] | str) -> re.Pattern[str]:

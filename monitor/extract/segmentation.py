@@ -18,7 +18,7 @@ from functools import cache, lru_cache
 
 from monitor.extract.keys import fold
 from monitor.extract.lexicon import ABBREVIATIONS
-from monitor.extract.rules import compiled, prefixes
+from monitor.extract.rules import compiled, matching, prefixes
 from monitor.statements import Block
 
 MAX_TESTIMONIAL_CHARS = 1200
@@ -237,11 +237,8 @@ def small_print(sentence: str) -> bool:
     endorsement (free product, paid, actors) or DSHEA disclaimer by the rules of ``lexicon``."""
     folded = fold(sentence)
     rules = compiled()
-    tokens = prefixes(folded)
-    if rules.disclaimer_gate.isdisjoint(tokens):
-        return False
-    return any(rule.type in _SMALL_PRINT_TYPES and not rule.gate.isdisjoint(tokens) and rule.pattern.search(folded)
-               for rule in rules.disclaimers)
+    return any(rule.type in _SMALL_PRINT_TYPES
+               for rule, _match in matching(rules.disclaimers, rules.disclaimer_gate, folded, prefixes(folded)))
 
 
 @lru_cache(maxsize=4096)
@@ -249,11 +246,8 @@ def _guarantee_type(text: str) -> str | None:
     """The type of guarantee the rules of ``lexicon`` see in a block alone (money_back, satisfaction...)."""
     folded = fold(text)
     rules = compiled()
-    tokens = prefixes(folded)
-    if rules.guarantee_gate.isdisjoint(tokens):
-        return None
-    return next((rule.type for rule in rules.guarantees if not rule.gate.isdisjoint(tokens)
-                 and rule.pattern.search(folded)), None)
+    return next((rule.type for rule, _match in matching(rules.guarantees, rules.guarantee_gate, folded,
+                                                        prefixes(folded))), None)
 
 
 def _without_small_print(quote: Unit) -> list[Unit]:
