@@ -256,3 +256,28 @@ def test_positions_are_page_order_and_every_statement_explains_itself() -> None:
     )
     assert [s.position for s in statements] == [0, 1]
     assert all(s.rule and s.matched for s in statements)
+
+
+
+MENU_PAGE = """<html><head><title>Prostate Guard Gummies | Brightmere</title></head><body>
+<nav><ul><li><a href="/">Shop all</a></li>{entries}<li><a href="/g">60-day money-back guarantee</a></li></ul></nav>
+<main><h1>Prostate Guard Gummies</h1>
+<p>Prostate Guard Gummies shrink an enlarged prostate and end night-time trips to the bathroom.</p></main>
+</body></html>"""
+MENU_ENTRIES = ["Prostate Guard gummies", "Prostate Guard softgels", "Prostate Guard powder", "Joint Relief capsules",
+                "Blood Sugar Balance tablets", "Arthritis Support bundle", "Immune Defense gummies", "Sleep & Stress"]
+
+
+def test_menu_entries_are_links_not_claims_unless_a_rule_finds_a_statement() -> None:
+    """A shop's mega-menu names products ("Prostate Guard softgels" on the Prostate Guard page): links, not
+    claims. The menu's "60-day money-back guarantee" is a guarantee, and the product's claim in the page's copy
+    is still a disease claim."""
+    from monitor.extract import analyse_page
+
+    entries = "".join(f'<li><a href="/p{n}">{text}</a></li>' for n, text in enumerate(MENU_ENTRIES))
+    found = analyse_page(MENU_PAGE.format(entries=entries)).statements
+    assert [(s.text, s.kind, s.type) for s in found] == [
+        ("60-day money-back guarantee", "guarantee", "money_back"),
+        ("Prostate Guard Gummies shrink an enlarged prostate and end night-time trips to the bathroom.", "claim",
+         "disease"),
+    ]

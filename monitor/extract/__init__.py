@@ -195,10 +195,19 @@ def _decision(candidate: Candidate, rules: Classification | None,
 
 
 def _decide_all(candidates: Sequence[Candidate]) -> list[Classification | None]:
-    """Decisions for many candidates at once (the model predicts in one batch)."""
+    """Decisions for many candidates at once (the model predicts in one batch).
+
+    A menu entry (region ``nav``) goes to the model only when a rule finds a statement in it ("60-day
+    money-back guarantee" in a menu bar): menus hold links, not statements (none of the ~380 menu units of
+    the training pages is labelled one), and a shop's mega-menu is a third of its page's units.
+    """
     rules = [rule_classification(candidate) for candidate in candidates]
-    tokens = [candidate_tokens(candidate, found) for candidate, found in zip(candidates, rules, strict=True)]
-    predictions = load_model().predict(tokens)
+    read = [index for index, (candidate, found) in enumerate(zip(candidates, rules, strict=True))
+            if found is not None or candidate.region != "nav"]
+    tokens = [candidate_tokens(candidates[index], rules[index]) for index in read]
+    predictions: list[Prediction | None] = [None] * len(candidates)
+    for index, prediction in zip(read, load_model().predict(tokens), strict=True):
+        predictions[index] = prediction
     return [_decision(c, r, p) for c, r, p in zip(candidates, rules, predictions, strict=True)]
 
 

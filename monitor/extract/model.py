@@ -4,8 +4,9 @@ A multinomial logistic regression (scikit-learn) over TF-IDF weights of the toke
 ``monitor.extract.features``, trained by ``scripts/train_model.py`` from the labelled corpus in
 ``tests/corpus`` (see ``monitor.extract.training``). The fitted model ships as numpy arrays in
 ``monitor/extract/data/statement_model.npz``, written by that script and loaded once per process (no
-network, no hub, no pickle; predicting needs numpy only). Its ``version`` is a hash of the training data
-and parameters; it is part of ``EXTRACTOR_VERSION``, so ``claimwatch reextract`` applies a new model to stored pages.
+network, no hub, no pickle; predicting needs numpy and SciPy's sparse product only). Its ``version`` is a
+hash of the training data and parameters; it is part of ``EXTRACTOR_VERSION``, so ``claimwatch reextract``
+applies a new model to stored pages.
 
 Reasons: for the label it predicts, the model's largest contributions (TF-IDF weight x coefficient) are
 kept, e.g. ``("cure", "~arthri", "dz:musculoskeletal")``: what an analyst sees in the export and report.
@@ -62,8 +63,8 @@ def identity(tokens: list[str]) -> list[str]:
 class StatementModel:
     """The fitted model as plain arrays: what TF-IDF and the multinomial logistic regression need to predict.
 
-    scikit-learn fits it (``training.fit``, ``StatementModel.fitted``); predicting needs numpy alone, so a
-    crawl's analysis processes start without importing scikit-learn or SciPy (~1 s each) and the shipped
+    scikit-learn fits it (``training.fit``, ``StatementModel.fitted``); predicting needs numpy and
+    ``scipy.sparse`` alone, so a crawl's analysis processes start without importing scikit-learn, and the shipped
     file is arrays (``numpy.load(allow_pickle=False)``), not a pickle that could run code when loaded.
     """
 
@@ -157,16 +158,15 @@ class StatementModel:
     def probabilities(self, matrix: Rows) -> Any:
         """What ``classifier.predict_proba`` gives: the softmax of the linear scores (multinomial model).
 
-        Each score adds a row's products weight x coefficient in column order starting from 0.0, as
-        SciPy's sparse product does, then the intercept; the softmax is scikit-learn's, step by step.
+        The scores are SciPy's sparse product, as scikit-learn computes them (``safe_sparse_dot``), then the
+        intercept; the softmax is scikit-learn's, step by step.
         """
         import numpy
+        from scipy.sparse import csr_matrix
 
         rows = len(matrix.indptr) - 1
-        products = matrix.data[:, None] * self._coef_t[matrix.indices]
-        scores = numpy.empty((rows, len(self.labels)), dtype=numpy.float64)
-        for label in range(len(self.labels)):
-            scores[:, label] = numpy.bincount(matrix.row_of_entry, weights=products[:, label], minlength=rows)
+        weights = csr_matrix((matrix.data, matrix.indices, matrix.indptr), shape=(rows, self._width))
+        scores = numpy.asarray(weights @ self._coef_t, dtype=numpy.float64)
         scores += self.intercept
         scores -= scores.max(axis=1).reshape((-1, 1))
         numpy.exp(scores, out=scores)
