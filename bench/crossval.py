@@ -6,9 +6,9 @@ The train pages (own ``tune`` pages, blind train pages, regulator train items) a
 each fold the model is trained on the other folds (``training.fit`` with the given parameters) and the
 extraction pipeline, with that model, is scored on the held-out pages exactly as bench/accuracy.py scores
 (bench/scoring.py). Prints the pooled figures per parameter set: kind P / R / F1, claim recall, disease recall
-and precision, and the regulator items found and typed right. Each ``--set`` option is one parameter set
-(several ``KEY=VALUE`` separated by commas, e.g. ``--set none_threshold=0.8,C=64``); the shipped parameters
-(``training.PARAMETERS``) are always scored first.
+and precision, the regulator items found and typed right, and the guarantees with the right days. Each
+``--set`` option is one parameter set (several ``KEY=VALUE`` separated by commas, e.g. ``--set
+none_threshold=0.8,C=64``); the shipped parameters (``training.PARAMETERS``) are always scored first.
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ def cross_validate(parameters: dict[str, object], folds: int) -> tuple[Scores, i
             held = [p for p in pages if fold_of[p.name] == fold]
             scores = score([p for p in held if p.source != "regulator"])
             pooled.errors += scores.errors
+            pooled.days_right += scores.days_right
+            pooled.days_total += scores.days_total
             for counts, into in ((scores.kinds, pooled.kinds), (scores.types, pooled.types)):
                 into.tp.update(counts.tp)
                 into.fp.update(counts.fp)
@@ -80,15 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--errors", metavar="TEXT", help="list the held-out errors whose line contains TEXT "
                         "(e.g. 'disease'); train pages only, like every page here")
     args = parser.parse_args(argv)
-    print(f"{'parameters':44s} {'P':>6s} {'R':>6s} {'F1':>6s} {'claimR':>7s} {'disR':>6s} {'disP':>6s} {'reg.':>9s}")
+    print(f"{'parameters':44s} {'P':>6s} {'R':>6s} {'F1':>6s} {'claimR':>7s} {'disR':>6s} {'disP':>6s} "
+          f"{'reg.':>9s} {'days':>9s}")
     for spec in ["", *args.set]:
         parameters = {**PARAMETERS, **parse(spec)}
         started = time.perf_counter()
         scores, right, total = cross_validate(parameters, args.folds)
         p, r, f = scores.kinds.prf()
         print(f"{spec or 'shipped':44s} {p:6.3f} {r:6.3f} {f:6.3f} {scores.claim_recall:7.3f} "
-              f"{scores.disease_recall:6.3f} {scores.disease_precision:6.3f} {right:4d}/{total:<4d}"
-              f"  ({time.perf_counter() - started:.0f} s)", flush=True)
+              f"{scores.disease_recall:6.3f} {scores.disease_precision:6.3f} {right:4d}/{total:<4d} "
+              f"{scores.days_right:4d}/{scores.days_total:<4d}  ({time.perf_counter() - started:.0f} s)", flush=True)
         if args.types:
             for label in ("claim/testimonial", "claim/disease", "claim/structure_function", "claim/efficacy"):
                 tp, fp_, fn = scores.types.tp[label], scores.types.fp[label], scores.types.fn[label]

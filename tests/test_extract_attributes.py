@@ -234,3 +234,23 @@ def test_an_auto_ship_cycle_is_its_own_attribute_and_its_change_is_stated() -> N
 )
 def test_renewal_days_is_how_often_a_subscription_ships(text: str, cycle: int | None) -> None:
     assert renewal_days(fold(text)) == cycle
+
+
+def test_a_guarantee_takes_its_period_from_the_sentence_that_leads_into_it() -> None:
+    """"Not in love after sixty days? Send back any unopened bottles for a refund": the period is in the question
+    before the promise. The two are one statement with days 60, so a 60 -> 30 change is reported. A period in
+    another paragraph, or a guarantee that names its own, is left alone."""
+    page = [
+        Block("Not in love after sixty days? Send back any unopened bottles for a refund of the product price."),
+        Block("Try it for two full months. If you are not happy, return it for a refund of the purchase price."),
+        Block("Take two capsules a day for 30 days."),
+        Block("If you are not happy, return it for a refund of the purchase price."),
+        Block("Loved by thousands for ten years. Return it within 45 days for a full refund."),
+    ]
+    found = [(s.text, s.attributes.get("days")) for s in extract_statements(page) if s.kind == "guarantee"]
+    assert found == [
+        ("Not in love after sixty days? Send back any unopened bottles for a refund of the product price.", 60),
+        ("Try it for two full months. If you are not happy, return it for a refund of the purchase price.", 60),
+        ("If you are not happy, return it for a refund of the purchase price.", None),
+        ("Return it within 45 days for a full refund.", 45),
+    ]

@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from monitor.extract.attributes import disease_attributes, dshea_attributes, guarantee_attributes, renewal_days
+from monitor.extract.attributes import (
+    disease_attributes,
+    dshea_attributes,
+    guarantee_attributes,
+    guarantee_days,
+    renewal_days,
+)
 from monitor.extract.classification import Classification
 from monitor.extract.features import Candidate, candidate_tokens, rule_classification, sections_anchored
 from monitor.extract.findings import page_findings
@@ -39,7 +45,7 @@ __all__ = ["RULES_VERSION", "PageAnalysis", "analyse_page", "clear_caches", "ext
 
 # bump whenever rules, lexicons, vocabulary, features or segmentation change: stored statements are
 # re-extracted under the new version (the model's own version is appended by ``extractor_version``)
-RULES_VERSION = "2026.5"
+RULES_VERSION = "2026.6"
 _DSHEA_RULES = frozenset({"dshea_evaluated", "dshea_not_intended"})
 RULE_KINDS_KEPT: frozenset[str] = frozenset({"guarantee", "disclaimer"})
 _AUTHORITY_WORDS = (
@@ -92,6 +98,29 @@ def _keeps_together(previous: tuple[Unit, Classification], current: tuple[Unit, 
         and found.type == "money_back"
         and found.attributes.get("days") is None
     )
+
+
+_PERIOD_TYPES = frozenset({"money_back", "satisfaction"})
+
+
+def _sets_the_period(lead: Unit, current: tuple[Unit, Classification]) -> bool:
+    """Whether the sentence before a guarantee gives its period: "Not in love after sixty days? Send back any
+    unopened bottles for a refund", "Try it for two full months. If you're not happy, return it..." (a short
+    lead-in of the same paragraph that is no statement itself, before a guarantee that names no period)."""
+    unit, found = current
+    return (found.kind == "guarantee" and found.type in _PERIOD_TYPES and found.attributes.get("days") is None
+            and not found.attributes.get("lifetime") and lead.block == unit.block and not lead.testimonial
+            and len(lead.text.split()) <= 12 and guarantee_days(fold(lead.text))[0] is not None)
+
+
+def _with_lead(lead: Unit, current: tuple[Unit, Classification]) -> tuple[Unit, Classification]:
+    """The guarantee with its lead-in: one statement, so a changed period shows in its text and ``days``."""
+    unit, found = current
+    text = f"{lead.text} {unit.text}"
+    merged = Unit(text, unit.block, unit.tag, unit.region, unit.testimonial, unit.guarantee_box, unit.context,
+                  unit.section, unit.card)
+    attributes = {**found.attributes, **_attributes(found.kind, found.type, text, fold(text), None)}
+    return merged, Classification(found.kind, found.type, found.rule, found.matched, attributes)
 
 
 @lru_cache(maxsize=16384)
@@ -285,13 +314,18 @@ def extract_statements(blocks: Sequence[Block], product: Sequence[str] = ()) -> 
             decisions[index] = decision
             cache[keys[index]] = decision
     found: list[tuple[Unit, Classification]] = []
+    lead: Unit | None = None  # the unit before, when it is no statement
     for unit, decision in zip(units, decisions, strict=True):
         if decision is None:
+            lead = unit
             continue
         attributes = decision.attributes
         if unit.card:
             attributes = {**attributes, **{k: v for k, v in unit.card.items() if v is not None}}
         current = (unit, Classification(decision.kind, decision.type, decision.rule, decision.matched, attributes))
+        if lead is not None and _sets_the_period(lead, current):
+            current = _with_lead(lead, current)
+        lead = None
         if found and _keeps_together(found[-1], current):
             found[-1] = _merge(found[-1], current)
         else:
