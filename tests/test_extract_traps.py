@@ -235,6 +235,28 @@ def test_guarantee_box_is_one_statement() -> None:
     assert "empty bottles accepted" in statement.attributes["conditions"]
 
 
+def test_a_guarantee_box_with_two_periods_holds_two_promises() -> None:
+    """"Protected by our 180-day guarantee. Return your bottles within 90 business days": two windows, two
+    statements, so a change of either is reported against the right one. Handling time ("refunds within 7
+    days") stays with its promise."""
+    box = frozenset({"guarantee"})
+    blocks = [
+        Block("Our Promise", "h3", "main", box),
+        Block("Protected by our 180-day, no-questions-asked, 100% money-back guarantee. Return your bottles, even "
+              "empty, within 90 business days for a refund, minus a $9.95 restocking fee.", "p", "main", box),
+        Block("Shipping", "h3", "main"),
+        Block("Our 60-Day Promise", "h3", "main", box),
+        Block("Try it for 60 days. Not happy? Send back the bottles for a full refund. We refund you within 7 days "
+              "of receiving them.", "p", "main", box),
+    ]
+    found = [(s.type, s.attributes["days"], s.text[:40]) for s in extract_statements(blocks) if s.kind == "guarantee"]
+    assert found == [
+        ("money_back", 180, "Our Promise Protected by our 180-day, no"),
+        ("money_back", 90, "Return your bottles, even empty, within "),
+        ("money_back", 60, "Our 60-Day Promise Try it for 60 days. N"),
+    ]
+
+
 def test_a_satisfaction_seal_beside_a_money_back_box_is_its_own_statement() -> None:
     box = frozenset({"guarantee"})
     blocks = [

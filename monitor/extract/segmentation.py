@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
+from monitor.extract.attributes import guarantee_days
 from monitor.extract.keys import fold
 from monitor.extract.lexicon import ABBREVIATIONS
 from monitor.extract.rules import compiled, matching, prefixes
@@ -250,6 +251,34 @@ def _guarantee_type(text: str) -> str | None:
                                                         prefixes(folded))), None)
 
 
+_SHORTEST_OWN_PERIOD = 14  # days: a shorter figure in a box is handling time ("refunds within 7 days")
+
+
+@lru_cache(maxsize=4096)
+def box_promises(text: str) -> tuple[str, ...]:
+    """A guarantee box's text, cut where a sentence names a period of its own: "Protected by our 180-day
+    guarantee. Return your bottles within 90 business days for a refund." holds two promises, each with its
+    window, while "Our 60-Day Promise. Try it for 60 days..." is one. A box stays one statement unless its
+    sentences name different periods (two weeks or longer, or for life)."""
+    sentences = _split_cached(text)
+    if len(sentences) < 2:
+        return (text,)
+    parts: list[list[str]] = []
+    periods: set[object] = set()
+    for sentence in sentences:
+        days, lifetime = guarantee_days(fold(sentence))
+        period: object = "lifetime" if lifetime else days
+        if period is not None and (lifetime or (days or 0) >= _SHORTEST_OWN_PERIOD):
+            if periods and period not in periods:
+                parts.append([])
+                periods = set()
+            periods.add(period)
+        if not parts:
+            parts.append([])
+        parts[-1].append(sentence)
+    return tuple(" ".join(part) for part in parts)
+
+
 def _without_small_print(quote: Unit) -> list[Unit]:
     """A card's quote with the seller's small print cut out as units of their own, in order."""
     sentences = _split_cached(quote.text)
@@ -415,12 +444,14 @@ def segment(blocks: Sequence[Block]) -> list[Unit]:
                 seals = [b for b in run[1:] if _guarantee_type(b.text) == "satisfaction"]
                 kept = [b for b in run if b not in seals]
                 if seals and any(b.tag not in _HEADING_TAGS for b in kept):
-                    units.append(Unit(_join(kept), index, block.tag, block.region, False, True, context, section))
+                    units += [Unit(part, index, block.tag, block.region, False, True, context, section)
+                              for part in box_promises(_join(kept))]
                     for seal in seals:
                         units.append(Unit(" ".join(seal.text.split()), index + run.index(seal), seal.tag,
                                           seal.region, False, False, seal.context, section))
                 else:
-                    units.append(Unit(text, index, block.tag, block.region, False, True, context, section))
+                    units += [Unit(part, index, block.tag, block.region, False, True, context, section)
+                              for part in box_promises(text)]
                 index = end
                 continue
         found = byline(block.text) if len(block.text) <= _BYLINE_CHARS else None
