@@ -53,9 +53,10 @@ _Hints = tuple[tuple[str, re.Pattern[str]], ...]
 def _attribute_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], _Hints]:
     hidden_style = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
     banner = re.compile(r"cookie|consent|gdpr|onetrust|cc-(?:window|banner)", re.IGNORECASE)
-    card = re.compile(r"testimonial|review|quote|card", re.IGNORECASE)
+    # a reader's comment under a post is a customer's words as much as a review is
+    card = re.compile(r"testimonial|review|quote|card|comment", re.IGNORECASE)
     hints = (
-        ("testimonial", re.compile(r"testimonial|review|quote", re.IGNORECASE)),
+        ("testimonial", re.compile(r"testimonial|review|quote|comment", re.IGNORECASE)),
         ("faq", re.compile(r"\bfaq|accordion|question", re.IGNORECASE)),
         ("guarantee", re.compile(r"guarantee|refund|money-?back|return", re.IGNORECASE)),
         ("disclaimer", re.compile(r"disclaimer|disclosure|legal|fda", re.IGNORECASE)),
@@ -138,8 +139,8 @@ def _name_traits(names: str) -> _NameTraits:
 
 
 _CARD_PART = re.compile(
-    r"(?:testimonial|review|quote|card)s?(?:-|_{1,2})(?:text|body|content|meta|title|author|name|date|stars?|rating"
-    r"|header|footer|info|excerpt|byline|details?|quote|copy|verified)\b",
+    r"(?:testimonial|review|quote|card|comment)s?(?:-|_{1,2})(?:text|body|content|meta(?:data)?|title|author|name|date"
+    r"|stars?|rating|header|footer|info|excerpt|byline|details?|quote|copy|verified)\b",
     re.IGNORECASE,
 )
 _REVEALED = re.compile(r"faq|accordion|answer|panel|collaps|toggle|expand|tab-?content", re.IGNORECASE)

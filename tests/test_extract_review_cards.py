@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.extract import extract_statements
+from monitor.extract import analyse_page, extract_statements
 from monitor.extract.segmentation import byline
 from monitor.normalize import html_to_blocks
 
@@ -93,3 +93,28 @@ def test_endorsement_notices_are_other_disclaimers(text: str) -> None:
 def test_bylines(text: str, reviewer: str | None) -> None:
     found = byline(text)
     assert (found or {}).get("reviewer") == reviewer
+
+
+COMMENTS = """<html><body><main><article><h1>How I beat my wheeze</h1><p>Our formula supports healthy airways.</p>
+</article><section class="comments"><h3>Comments (2)</h3>
+<ol class="comment-list"><li class="comment"><article class="comment-body"><footer class="comment-meta">
+<div class="comment-author vcard"><b>Linda F.</b></div><div class="comment-metadata">March 3, 2025 at 10:14 am</div>
+</footer><div class="comment-content"><p>My husband has not touched his inhaler since March. His lung doctor keeps
+asking what he is doing differently!</p></div></article></li>
+<li class="comment"><div class="comment-author">Gary M.</div><p>Three bottles in and I have not had a single attack
+since Thanksgiving. Used to get one every six weeks like clockwork.</p></li></ol>
+<form class="comment-form"><h3>Leave a comment</h3><label>Your comment</label></form></section></main></body></html>"""
+
+
+def test_a_readers_comment_is_one_testimonial_with_its_author() -> None:
+    """A comment under a post (WordPress markup: li.comment, comment-author, comment-metadata, comment-content)
+    is a customer's words like a review card: the whole comment is one testimonial, its author the reviewer,
+    and neither the date nor the comment form is a statement."""
+    found = [(s.type, s.attributes.get("reviewer"), s.text) for s in analyse_page(COMMENTS).statements]
+    assert found == [
+        ("structure_function", None, "Our formula supports healthy airways."),
+        ("testimonial", "Linda F.", "My husband has not touched his inhaler since March. His lung doctor keeps asking "
+                                    "what he is doing differently!"),
+        ("testimonial", "Gary M.", "Three bottles in and I have not had a single attack since Thanksgiving. Used to "
+                                   "get one every six weeks like clockwork."),
+    ]
