@@ -303,3 +303,14 @@ def test_menu_entries_are_links_not_claims_unless_a_rule_finds_a_statement() -> 
         ("Prostate Guard Gummies shrink an enlarged prostate and end night-time trips to the bathroom.", "claim",
          "disease"),
     ]
+
+
+def test_a_headline_of_several_short_sentences_is_one_statement() -> None:
+    """"SHRINK YOUR PROSTATE. SLEEP THROUGH THE NIGHT." is one headline and one disease claim, not two halves
+    that each look like less (a body paragraph is still cut into sentences)."""
+    blocks = [Block("SHRINK YOUR PROSTATE. SLEEP THROUGH THE NIGHT.", "h1"),
+              Block("Saw palmetto supports prostate health. Our capsules are made in Ohio.")]
+    assert [(s.text, s.type) for s in extract_statements(blocks)] == [
+        ("SHRINK YOUR PROSTATE. SLEEP THROUGH THE NIGHT.", "disease"),
+        ("Saw palmetto supports prostate health.", "structure_function"),
+    ]

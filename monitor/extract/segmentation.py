@@ -25,6 +25,7 @@ from monitor.statements import Block
 MAX_TESTIMONIAL_CHARS = 1200
 MAX_GUARANTEE_BOX_CHARS = 450
 MAX_GUARANTEE_BOX_BLOCKS = 4
+_HEADLINE_WORDS = 24
 _TESTIMONIAL_CONTEXT = frozenset({"testimonial", "blockquote"})
 
 
@@ -462,7 +463,9 @@ def segment(blocks: Sequence[Block]) -> list[Unit]:
                 last.card = {**found, **(last.card or {})}
             index += 1
             continue
-        for sentence in _quotes_kept(_split_cached(block.text)):
+        # a heading is read whole: "SHRINK YOUR PROSTATE. SLEEP THROUGH THE NIGHT." is one headline
+        whole = block.tag in _HEADING_TAGS and len(block.text.split()) <= _HEADLINE_WORDS
+        for sentence in [" ".join(block.text.split())] if whole else _quotes_kept(_split_cached(block.text)):
             units.append(Unit(sentence, index, block.tag, block.region, False, False, context, section))
         index += 1
     return units
