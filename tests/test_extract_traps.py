@@ -169,6 +169,12 @@ def test_social_proof_counters_do_not_change_the_key() -> None:
         ("ProstaFlow works like Flomax, minus the head rushes.", "disease", "drug_substitute"),
         ("Many couples choose Conceive Duo instead of Clomid.", "disease", "drug_substitute"),
         ("A gentle alternative to zolpidem for restless nights.", "disease", "drug_substitute"),
+        # comparisons with a drug or a treatment (FDA's 2000 rule: "herbal Prozac")
+        ("Turmeric Gold is basically nature's Celebrex.", "disease", "drug_substitute"),
+        ("NightFlow does the same job as Flomax without the dizziness.", "disease", "drug_substitute"),
+        ("Our ginger capsules are as effective as ibuprofen for period pain.", "disease", "drug_substitute"),
+        ("Our formula opens tight airways as fast as a puffer.", "disease", "drug_substitute"),
+        ("Replace your stool softeners with one capsule a day.", "disease", "drug_substitute"),
         ("Our antiviral elderberry extract keeps you going.", "disease", "drug_class"),
         ("Shrinks arthritis flare-ups in a week.", "disease", "treats_named_disease"),
         ("Stops migraines before they start.", "disease", "treats_named_disease"),

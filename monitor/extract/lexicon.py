@@ -128,7 +128,8 @@ DRUG_GATE = (
     " quinine warfarin lipitor painkiller painkillers sleeping sleep aid aids prescription prescriptions drug"
     " drugs medication medications meds pill pills diet surgery anti antiinflammatory antiviral antivirals"
     " antibacterial antibiotic antibiotics anticancer antidepressant antidepressants analgesic analgesics"
-    " muscle antifungal"
+    " muscle antifungal blood stool pain inhaler inhalers puffer steroid steroids cortisone biologic stent stents"
+    " bypass dialysis chemo chemotherapy antacid antacids laxative laxatives nature nature's herbal"
 )
 
 # --- drug names and substitute wording: 101.93(g)(2)(vi) ----------------------------------------------
@@ -140,6 +141,10 @@ DRUG_NAMES: tuple[str, ...] = (
     r"(?:prescription|blood pressure|diabetes|cholesterol) (?:drugs?|medications?|meds|pills?)",
     r"(?:prescription )?diet pills?", r"meds", r"medications?", r"prescriptions?", r"pills",
     r"surgery",
+    # classes and treatments a product may be offered in place of (FDA's "therapy for a disease")
+    r"blood thinners?", r"stool softeners?", r"pain relievers?", r"inhalers?", r"puffers?", r"steroids?",
+    r"cortisone (?:shots?|injections?)", r"biologic (?:injections?|drugs?)", r"stents?", r"bypass(?: surgery)?",
+    r"dialysis", r"chemo(?:therapy)?", r"antacids?", r"laxatives?",
 )
 DRUG_SUBSTITUTE: tuple[str, ...] = (
     r"(?:natural |safer |better )?alternative to", r"instead of (?:your |taking )?", r"replaces? (?:your )?",
@@ -148,6 +153,13 @@ DRUG_SUBSTITUTE: tuple[str, ...] = (
     r"(?:taking )?(?:of )?(?:your |my |his |her |their |all |two |three )?",
     r"never need (?:a |your |another )?", r"no (?:more|longer need)(?: any)? ",
     r"took me off (?:of )?(?:my |two |three |all )?",
+    # comparisons with a drug: "nature's Celebrex", "does the same job as Flomax", "as effective as ibuprofen",
+    # "unlike blood thinners" (21 CFR 101.93(g)(2)(vi); FDA's 2000 rule gives "herbal Prozac" as an example)
+    r"nature'?s (?:own )?", r"herbal ", r"(?:same|similar) (?:job|way|effect|results?) as (?:a |an |your )?",
+    r"as (?:effective|good|well|powerful|strong|fast|quickly) as (?:a |an |your |taking )?",
+    r"(?:more effective|faster|stronger|gentler) than (?:a |an |your )?", r"unlike (?:a |an |your )?",
+    r"(?:ditch(?:ing|ed)?|dropp(?:ing|ed)|skip(?:ping|ped)?|replac(?:ing|ed)|swap(?:ping|ped)?|stay off"
+    r"|ditching) (?:their |your |my |his |her |the )?",
 )
 
 # --- "the product or its ingredients" anchors: a claim needs something to be about --------------------
