@@ -99,6 +99,20 @@ def test_disease_vocabulary_comes_from_icd10cm_with_lay_words() -> None:
     assert disease_mentions("magnesium is found in spinach and almonds") == []
 
 
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("her fibroids shrank in three months", "D25"),
+        ("dissolves salt deposits in the joints", "M10.9"),  # gout, as translated pages name it
+        ("regrows receding gums", "K06.0"),
+        ("a lifeline for long-haulers", "U09.9"),
+        ("improves reading in kids with dyslexia", "R48.0"),
+    ],
+)
+def test_lay_words_of_translated_and_folk_pages_name_their_disease(text: str, code: str) -> None:
+    assert [m.code for m in disease_mentions(text)] == [code]
+
+
 def test_the_vocabulary_file_is_what_the_pinned_icd10cm_package_gives(tmp_path: Path) -> None:
     shipped = (ROOT / "monitor" / "extract" / "data" / "icd10cm_terms.tsv").read_text(encoding="utf-8")
     code = (
