@@ -12,7 +12,8 @@ noise and no validators, as many shops do) measures:
 with identical Scrapy concurrency settings (AutoThrottle off, robots.txt obeyed). It prints pages/s, the
 ratios b/a and c/a, the CPU time and peak RSS of each crawl (the crawl process and its analysis pool
 together: CLAIMWATCH_CRAWL_WORKERS), and database bytes added per page by (b) and (c).
-Targets: b/a >= 0.6; c/a >= 0.9 with validators and >= 0.7 without; (c) < 1 KB/page; peak RSS < 300 MB.
+Targets: b/a >= 0.5 (issue 16; 0.6 before it); c/a >= 0.9 with validators and >= 0.7 without; (c) < 1 KB/page;
+peak RSS < 300 MB.
 
 Usage: python bench/crawl.py [--pages 1000] [--repeat 1] [--keep DIR]
 
@@ -347,7 +348,7 @@ def main() -> int:
                     line += f"  db +{phase.db_bytes / max(phase.pages, 1):8.0f} B/page"
                 print(line)
             target_c = 0.9 if validators else 0.7
-            print(f"  b/a = {ratios['b/a']:.2f} (target >= 0.6)   "
+            print(f"  b/a = {ratios['b/a']:.2f} (target >= 0.5)   "
                   f"c/a = {ratios['c/a']:.2f} (target >= {target_c})   "
                   f"(c) adds {second.db_bytes / max(second.pages, 1):.0f} B/page (target < 1024)")
     finally:
