@@ -207,3 +207,24 @@ def test_a_repeated_sentence_gets_the_same_statement_each_time() -> None:
     statements = extract_statements(blocks)
     assert len(statements) == 2 and statements[0].text == statements[1].text
     assert statements[0].type == statements[1].type and statements[0].position == 0 and statements[1].position == 1
+
+
+def test_none_must_be_likelier_to_win_against_a_claim_than_against_a_disease_claim(tmp_path: Path) -> None:
+    """"none" 0.8 probable: a sentence whose runner-up is an efficacy claim is still reported (the claim bar is
+    0.85: a missed claim costs more than a flagged sentence), one whose runner-up is a disease claim is not (the
+    general bar is 0.7: disease precision is the weaker figure). The bar survives saving and loading."""
+    import math
+
+    labels = ["claim/disease", "claim/efficacy", "none"]
+    coef = numpy.array([[math.log(0.05), math.log(0.15)],
+                        [math.log(0.15), math.log(0.05)],
+                        [math.log(0.80), math.log(0.80)]])
+    model = StatementModel("test", numpy.array(["x", "y"]), numpy.ones(2), True, coef, numpy.zeros(3), labels,
+                           none_threshold=0.7, claim_none_threshold=0.85)
+    predictions = model.predict([["x"], ["y"]])
+    assert [p.label for p in predictions] == ["claim/efficacy", "none"]
+    assert round(predictions[0].probability, 2) == 0.15
+    model.save(tmp_path / "model.npz")
+    loaded = StatementModel.read(tmp_path / "model.npz")
+    assert loaded.claim_none_threshold == 0.85
+    assert [p.label for p in loaded.predict([["x"], ["y"]])] == ["claim/efficacy", "none"]

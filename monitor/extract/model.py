@@ -77,6 +77,10 @@ class StatementModel:
     labels: list[str]
     none_threshold: float  # "none" only when at least this probable: recall over precision
     min_probability: float = 0.0  # ...and the statement type that would replace it at least this probable
+    # "none" against a claim other than a disease claim (efficacy, structure/function, testimonial...): only
+    # when at least this probable (a missed claim costs more than a flagged sentence; disease keeps the lower
+    # bar, its precision being the weaker figure)
+    claim_none_threshold: float | None = None
 
     def __post_init__(self) -> None:
         import numpy
@@ -90,14 +94,20 @@ class StatementModel:
         self.coef = numpy.asarray(self.coef, dtype=numpy.float64)
         self.intercept = numpy.asarray(self.intercept, dtype=numpy.float64)
         self._coef_t = numpy.ascontiguousarray(self.coef.T)
+        if self.claim_none_threshold is None:
+            self.claim_none_threshold = self.none_threshold
+        # per label, the bar "none" must clear when that label is the runner-up
+        self._none_bar = numpy.array([self.claim_none_threshold if label.startswith("claim/")
+                                      and label != "claim/disease" else self.none_threshold
+                                      for label in self.labels], dtype=numpy.float64)
 
     @classmethod
     def fitted(cls, version: str, vectorizer: Any, classifier: Any, none_threshold: float,
-               min_probability: float = 0.0) -> StatementModel:
+               min_probability: float = 0.0, claim_none_threshold: float | None = None) -> StatementModel:
         """From a fitted scikit-learn ``TfidfVectorizer(analyzer=identity)`` and ``LogisticRegression``."""
         return cls(version, vectorizer.get_feature_names_out(), vectorizer.idf_, bool(vectorizer.sublinear_tf),
                    classifier.coef_, classifier.intercept_, [str(label) for label in classifier.classes_],
-                   none_threshold, min_probability)
+                   none_threshold, min_probability, claim_none_threshold)
 
     def save(self, path: Any) -> None:
         """Write the model as a compressed numpy archive (no pickles)."""
@@ -107,16 +117,18 @@ class StatementModel:
             path, version=numpy.str_(self.version), terms=numpy.asarray(self._names, dtype=str), idf=self.idf,
             sublinear=numpy.bool_(self.sublinear), coef=self.coef, intercept=self.intercept,
             labels=numpy.asarray(self.labels, dtype=str), none_threshold=numpy.float64(self.none_threshold),
-            min_probability=numpy.float64(self.min_probability))
+            min_probability=numpy.float64(self.min_probability),
+            claim_none_threshold=numpy.float64(self.claim_none_threshold))
 
     @classmethod
     def read(cls, path: Any) -> StatementModel:
         import numpy
 
         with numpy.load(path, allow_pickle=False) as arrays:
+            claim_bar = float(arrays["claim_none_threshold"]) if "claim_none_threshold" in arrays.files else None
             return cls(str(arrays["version"]), arrays["terms"], arrays["idf"], bool(arrays["sublinear"]),
                        arrays["coef"], arrays["intercept"], arrays["labels"].tolist(),
-                       float(arrays["none_threshold"]), float(arrays["min_probability"]))
+                       float(arrays["none_threshold"]), float(arrays["min_probability"]), claim_bar)
 
     @property
     def feature_names(self) -> list[str]:
@@ -181,13 +193,14 @@ class StatementModel:
 
         matrix = self.matrix(token_lists)
         probabilities = self.probabilities(matrix)
-        # "none" wins only when it is at least none_threshold probable; otherwise the likeliest statement type
+        # "none" wins only when it is at least none_threshold probable (claim_none_threshold against a claim
+        # other than disease); otherwise the likeliest statement type
         best = probabilities.argmax(axis=1)
         masked = probabilities.copy()
         masked[:, self._none] = -1.0
         runner_up = masked.argmax(axis=1)
         rows_index = numpy.arange(probabilities.shape[0])
-        doubtful = ((best == self._none) & (probabilities[:, self._none] < self.none_threshold)
+        doubtful = ((best == self._none) & (probabilities[:, self._none] < self._none_bar[runner_up])
                     & (probabilities[rows_index, runner_up] >= self.min_probability))
         best[doubtful] = runner_up[doubtful]
         chosen = probabilities[rows_index, best]

@@ -34,6 +34,7 @@ PARAMETERS: dict[str, object] = {
     "sublinear_tf": True,
     "class_weight": None,
     "none_threshold": 0.7,
+    "claim_none_threshold": 0.85,  # against a claim other than disease (model.StatementModel)
     "min_probability": 0.0,
     "max_iter": 3000,
 }
@@ -134,7 +135,8 @@ def fit(examples: Sequence[Example], parameters: dict[str, object] | None = None
     params = {**PARAMETERS, **(parameters or {})}
     vectorizer, classifier = fit_estimators(examples, params)
     return StatementModel.fitted(data_version(examples, params), vectorizer, classifier,
-                                 float(params["none_threshold"]), float(params["min_probability"]))  # type: ignore[arg-type]
+                                 float(params["none_threshold"]), float(params["min_probability"]),  # type: ignore[arg-type]
+                                 float(params["claim_none_threshold"]))  # type: ignore[arg-type]
 
 
 def label_counts(examples: Sequence[Example]) -> Counter[str]:
