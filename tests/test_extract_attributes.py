@@ -254,3 +254,13 @@ def test_a_guarantee_takes_its_period_from_the_sentence_that_leads_into_it() -> 
         ("If you are not happy, return it for a refund of the purchase price.", None),
         ("Return it within 45 days for a full refund.", 45),
     ]
+
+
+def test_a_trial_period_before_a_guarantee_is_part_of_the_promise() -> None:
+    """"Try NightHold PM for up to 90 days. If you are not completely satisfied, contact us within 90 days...": one
+    money-back guarantee, not an efficacy claim and a guarantee, so 90 -> 30 is one guarantee change."""
+    text = ("Try NightHold PM for up to 90 days. If you are not completely satisfied, contact us within 90 days of "
+            "delivery and return your bottles for a full refund of the purchase price.")
+    (statement,) = extract_statements([Block(text)])
+    assert (statement.kind, statement.type, statement.text) == ("guarantee", "money_back", text)
+    assert statement.attributes["days"] == 90

@@ -113,6 +113,20 @@ def _sets_the_period(lead: Unit, current: tuple[Unit, Classification]) -> bool:
             and len(lead.text.split()) <= 12 and guarantee_days(fold(lead.text))[0] is not None)
 
 
+def _trial_before(previous: tuple[Unit, Classification], current: tuple[Unit, Classification]) -> bool:
+    """Whether the statement before a guarantee is its trial period: "Try NightHold PM for up to 90 days. If you
+    are not completely satisfied, contact us within 90 days... for a full refund" is one promise (the model may
+    read the first sentence alone as an efficacy claim or a trial offer)."""
+    (lead, before), (unit, found) = previous, current
+    if not (found.kind == "guarantee" and found.type in _PERIOD_TYPES and lead.block == unit.block
+            and before.kind in ("claim", "guarantee") and before.type not in _PERIOD_TYPES
+            and not lead.testimonial and not unit.testimonial):
+        return False
+    folded = fold(lead.text)
+    return (folded.startswith("try ") and len(folded.split()) <= 12
+            and guarantee_days(folded)[0] is not None)
+
+
 def _with_lead(lead: Unit, current: tuple[Unit, Classification]) -> tuple[Unit, Classification]:
     """The guarantee with its lead-in: one statement, so a changed period shows in its text and ``days``."""
     unit, found = current
@@ -326,7 +340,9 @@ def extract_statements(blocks: Sequence[Block], product: Sequence[str] = ()) -> 
         if lead is not None and _sets_the_period(lead, current):
             current = _with_lead(lead, current)
         lead = None
-        if found and _keeps_together(found[-1], current):
+        if found and _trial_before(found[-1], current):
+            found[-1] = _with_lead(found[-1][0], current)
+        elif found and _keeps_together(found[-1], current):
             found[-1] = _merge(found[-1], current)
         else:
             found.append(current)
