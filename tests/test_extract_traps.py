@@ -320,33 +320,3 @@ def test_a_headline_of_several_short_sentences_is_one_statement() -> None:
         ("SHRINK YOUR PROSTATE. SLEEP THROUGH THE NIGHT.", "disease"),
         ("Saw palmetto supports prostate health.", "structure_function"),
     ]
-
-
-@pytest.mark.parametrize(
-    ("text", "type_"),
-    [
-        # common, minor symptoms of a life stage or of everyday life: structure/function (FDA's 2000 rule)
-        ("Our formula gently relieves occasional constipation.", "structure_function"),
-        ("Offers relief from occasional sleeplessness.", "structure_function"),
-        ("Reduces hot flashes during menopause.", "structure_function"),
-        ("Helps with the thinning hair that comes with age.", "structure_function"),
-        ("Helps clear up noncystic acne.", "structure_function"),
-        # a disease named with them stays a disease claim
-        ("Prevents osteoporosis after menopause.", "disease"),
-        ("Relieves constipation and hemorrhoids.", "disease"),
-    ],
-)
-def test_minor_symptoms_of_life_stages_are_structure_function_claims(text: str, type_: str) -> None:
-    assert kinds(text) == [("claim", type_)]
-
-
-def test_minor_symptoms_are_told_from_diseases_by_their_qualifier() -> None:
-    from monitor.extract.vocabulary import disease_mentions, minor_symptoms
-
-    def minor(text: str) -> bool:
-        return minor_symptoms(text, disease_mentions(text))
-
-    assert minor("relieves occasional constipation") and minor("eases symptoms of pms")
-    assert minor("the thinning hair that comes with age") and minor("hot flashes of menopause")
-    assert not minor("relieves constipation fast") and not minor("prevents osteoporosis after menopause")
-    assert not minor("supports healthy joints")  # no disease term at all

@@ -37,7 +37,7 @@ from monitor.extract.model import NONE, Prediction, load_model
 from monitor.extract.rules import compiled
 from monitor.extract.segmentation import Unit, segment
 from monitor.extract.severity import statement_severity
-from monitor.extract.vocabulary import disease_mentions, drug_mentions, minor_symptoms
+from monitor.extract.vocabulary import disease_mentions, drug_mentions
 from monitor.statements import Block, Finding, Statement
 
 __all__ = ["RULES_VERSION", "PageAnalysis", "analyse_page", "clear_caches", "extract_statements",
@@ -225,11 +225,6 @@ def _decision(candidate: Candidate, rules: Classification | None,
         # FDA's criterion, not a matter of wording: a product offered as a drug's substitute or as one of a
         # drug class makes a disease claim (21 CFR 101.93(g)(2)(v)-(vi)); a customer's story stays a testimonial
         kind, type_ = "claim", "disease"
-    elif (type_ == "disease" and minor_symptoms(folded, disease_mentions(folded))
-          and not compiled().strong_treatment.search(folded)):
-        # common, minor symptoms of a life stage or of everyday life ("relieves occasional constipation", "hot
-        # flashes") are structure/function by FDA's 2000 rule, unless cured, healed or reversed
-        type_ = "structure_function"
     # "is not guaranteed to stop every cramp": a hedge, not a promise (unless the rules see a disclaimer in it)
     if kind != "disclaimer" and rules is None and compiled().guarantee_negation.search(folded):
         return None

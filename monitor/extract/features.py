@@ -23,7 +23,7 @@ from monitor.extract import lexicon as lx
 from monitor.extract.classification import Classification, classify_cached
 from monitor.extract.keys import fold
 from monitor.extract.rules import compiled
-from monitor.extract.vocabulary import disease_mentions, drug_mentions, minor_symptoms
+from monitor.extract.vocabulary import disease_mentions, drug_mentions
 
 _WORDS = re.compile(r"[a-z0-9<>]+(?:'[a-z]+)?|[!?%$#]")
 _DIGITS = re.compile(r"\d+")
@@ -119,8 +119,6 @@ def candidate_tokens(candidate: Candidate, rules: Classification | None) -> list
     mentions = disease_mentions(folded)
     if mentions:
         tokens.append("dz:any")
-        if minor_symptoms(folded, mentions):
-            tokens.append("dz:minor")  # "occasional constipation", "hot flashes": structure/function by FDA's rule
         for mention in mentions:
             tokens.append(f"dz:{mention.group}")
             if mention.serious:

@@ -115,16 +115,6 @@ TREATMENT_VERBS: tuple[str, ...] = (
     r"recommend\w* (?:it )?(?:to|for) (?:my |our |all )?(?:patients|people|anyone|those)",
 )
 
-# --- common, minor symptoms of life stages and everyday life: structure/function, not disease -------------
-# FDA's 2000 final rule on 21 CFR 101.93(g): "occasional sleeplessness", "occasional constipation", "mild memory
-# problems associated with aging", "noncystic acne", "hot flashes", "morning sickness", "symptoms of PMS",
-# "hair loss associated with aging" are structure/function claims (tests/corpus/blind/BRIEF.md says the same)
-MINOR_QUALIFIERS = r"occasional|mild|minor|ordinary|everyday|temporary|non-?cystic|simple|normal"
-LIFE_STAGE_TERMS = frozenset({"hot flashes", "hot flash", "menopause", "pms", "premenstrual syndrome",
-                              "morning sickness", "night sweats", "perimenopause"})
-LIFE_STAGE_AFTER = (r"(?:that comes? |associated |which comes? )?with (?:age|aging)|as (?:you|we) age|of aging"
-                    r"|(?:of|during|in|with) (?:menopause|perimenopause|pregnancy)|age-related")
-
 # --- product-class words that are disease claims on their own: 101.93(g)(2)(v) ----------------------
 DRUG_CLASS_WORDS: tuple[str, ...] = (
     r"anti-?inflammator(?:y|ies)", r"antivirals?", r"antibacterial", r"antibiotics?", r"anti-?cancer",

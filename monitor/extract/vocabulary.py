@@ -20,7 +20,6 @@ things supplements contain are left out):
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
@@ -228,32 +227,3 @@ def drug_mentions(folded: str) -> tuple[DrugMention, ...]:
                 break
     return tuple(found)
 
-
-
-@cache
-def _minor_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
-    from monitor.extract import lexicon as lx
-
-    return (re.compile(rf"(?:{lx.MINOR_QUALIFIERS})(?:[\s,-]+[a-z]+){{0,2}}[\s,-]*$"),
-            re.compile(rf"^(?:[\s,]+[a-z]+){{0,2}}?[\s,]+(?:{lx.LIFE_STAGE_AFTER})"))
-
-
-def minor_symptoms(folded: str, mentions: Sequence[Mention]) -> bool:
-    """Whether every disease term a sentence names is a common, minor symptom of a life stage or of everyday
-    life ("occasional constipation", "noncystic acne", "hot flashes", "thinning hair that comes with age"):
-    structure/function by FDA's 2000 rule. False when it names none, or any other ("osteoporosis after
-    menopause")."""
-    from monitor.extract import lexicon as lx
-
-    if not mentions:
-        return False
-    before, after = _minor_patterns()
-    for mention in mentions:
-        if mention.term in lx.LIFE_STAGE_TERMS:
-            continue
-        at = folded.find(mention.term)
-        if at < 0 or mention.serious:
-            return False
-        if not (before.search(folded, 0, at) or after.match(folded[at + len(mention.term):])):
-            return False
-    return True
