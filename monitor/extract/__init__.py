@@ -103,28 +103,35 @@ def _keeps_together(previous: tuple[Unit, Classification], current: tuple[Unit, 
 _PERIOD_TYPES = frozenset({"money_back", "satisfaction"})
 
 
+def _period_lead(lead: Unit, current: tuple[Unit, Classification]) -> str | None:
+    """The folded text of ``lead`` when it is a short sentence of the guarantee's paragraph that names a period
+    (at most 12 words: a lead-in, not a paragraph of its own), else None."""
+    unit, found = current
+    if not (found.kind == "guarantee" and found.type in _PERIOD_TYPES and lead.block == unit.block
+            and not lead.testimonial and not unit.testimonial):
+        return None
+    folded = fold(lead.text)
+    return folded if len(folded.split()) <= 12 and guarantee_days(folded)[0] is not None else None
+
+
 def _sets_the_period(lead: Unit, current: tuple[Unit, Classification]) -> bool:
     """Whether the sentence before a guarantee gives its period: "Not in love after sixty days? Send back any
-    unopened bottles for a refund", "Try it for two full months. If you're not happy, return it..." (a short
-    lead-in of the same paragraph that is no statement itself, before a guarantee that names no period)."""
-    unit, found = current
-    return (found.kind == "guarantee" and found.type in _PERIOD_TYPES and found.attributes.get("days") is None
-            and not found.attributes.get("lifetime") and lead.block == unit.block and not lead.testimonial
-            and len(lead.text.split()) <= 12 and guarantee_days(fold(lead.text))[0] is not None)
+    unopened bottles for a refund", "Try it for two full months. If you're not happy, return it..." (a lead-in
+    that is no statement itself, before a guarantee that names no period)."""
+    found = current[1]
+    return (found.attributes.get("days") is None and not found.attributes.get("lifetime")
+            and _period_lead(lead, current) is not None)
 
 
 def _trial_before(previous: tuple[Unit, Classification], current: tuple[Unit, Classification]) -> bool:
     """Whether the statement before a guarantee is its trial period: "Try NightHold PM for up to 90 days. If you
     are not completely satisfied, contact us within 90 days... for a full refund" is one promise (the model may
     read the first sentence alone as an efficacy claim or a trial offer)."""
-    (lead, before), (unit, found) = previous, current
-    if not (found.kind == "guarantee" and found.type in _PERIOD_TYPES and lead.block == unit.block
-            and before.kind in ("claim", "guarantee") and before.type not in _PERIOD_TYPES
-            and not lead.testimonial and not unit.testimonial):
+    lead, before = previous
+    if before.kind not in ("claim", "guarantee") or before.type in _PERIOD_TYPES:
         return False
-    folded = fold(lead.text)
-    return (folded.startswith("try ") and len(folded.split()) <= 12
-            and guarantee_days(folded)[0] is not None)
+    folded = _period_lead(lead, current)
+    return folded is not None and folded.startswith("try ")
 
 
 def _with_lead(lead: Unit, current: tuple[Unit, Classification]) -> tuple[Unit, Classification]:

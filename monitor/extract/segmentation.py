@@ -264,8 +264,8 @@ def box_promises(text: str) -> tuple[str, ...]:
     sentences = _split_cached(text)
     if len(sentences) < 2:
         return (text,)
-    parts: list[list[str]] = []
-    periods: set[object] = set()
+    parts: list[list[str]] = [[]]
+    periods: set[object] = set()  # the periods the current part names
     for sentence in sentences:
         days, lifetime = guarantee_days(fold(sentence))
         period: object = "lifetime" if lifetime else days
@@ -274,8 +274,6 @@ def box_promises(text: str) -> tuple[str, ...]:
                 parts.append([])
                 periods = set()
             periods.add(period)
-        if not parts:
-            parts.append([])
         parts[-1].append(sentence)
     return tuple(" ".join(part) for part in parts)
 
