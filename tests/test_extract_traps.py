@@ -263,6 +263,23 @@ def test_a_guarantee_box_with_two_periods_holds_two_promises() -> None:
     ]
 
 
+def test_a_guarantee_box_cut_in_two_keeps_the_words_as_the_seller_wrote_them() -> None:
+    """The evidence an analyst quotes is the page's own text: cutting a box at its second period must not
+    drop its separators ("$39 · 3 bottles") or re-space it."""
+    box = frozenset({"guarantee"})
+    blocks = [
+        Block("Lifetime Promise · Every bottle is covered by our lifetime guarantee.", "p", "main", box),
+        Block("Return opened bottles within 60 days for a full refund · 1 bottle $39 · 3 bottles $89",
+              "p", "main", box),
+    ]
+    found = [(s.attributes.get("days"), bool(s.attributes.get("lifetime")), s.text)
+             for s in extract_statements(blocks) if s.kind == "guarantee"]
+    assert found == [
+        (None, True, "Lifetime Promise · Every bottle is covered by our lifetime guarantee."),
+        (60, False, "Return opened bottles within 60 days for a full refund · 1 bottle $39 · 3 bottles $89"),
+    ]
+
+
 def test_a_satisfaction_seal_beside_a_money_back_box_is_its_own_statement() -> None:
     box = frozenset({"guarantee"})
     blocks = [

@@ -264,18 +264,32 @@ def box_promises(text: str) -> tuple[str, ...]:
     sentences = _split_cached(text)
     if len(sentences) < 2:
         return (text,)
-    parts: list[list[str]] = [[]]
+    starts = [0]  # the index of the sentence each part starts with
     periods: set[object] = set()  # the periods the current part names
-    for sentence in sentences:
+    for number, sentence in enumerate(sentences):
         days, lifetime = guarantee_days(fold(sentence))
         period: object = "lifetime" if lifetime else days
         if period is not None and (lifetime or (days or 0) >= _SHORTEST_OWN_PERIOD):
             if periods and period not in periods:
-                parts.append([])
+                starts.append(number)
                 periods = set()
             periods.add(period)
-        parts[-1].append(sentence)
-    return tuple(" ".join(part) for part in parts)
+    if len(starts) == 1:
+        return (text,)
+    # each part as the box wrote it ("1 bottle $39 · 3 bottles $89" keeps its separator): the sentences are
+    # the box's own characters, found in order
+    offsets: list[int] = []
+    position = 0
+    for sentence in sentences:
+        position = text.find(sentence, position)
+        if position < 0:  # not expected (sentences are stripped slices of the text); joined rather than lost
+            return tuple(" ".join(sentences[first:last]) for first, last in zip(starts, [*starts[1:], len(sentences)],
+                                                                              strict=True))
+        offsets.append(position)
+        position += len(sentence)
+    ends = [*starts[1:], len(sentences)]
+    return tuple(text[offsets[first] : offsets[last - 1] + len(sentences[last - 1])]
+                 for first, last in zip(starts, ends, strict=True))
 
 
 def _without_small_print(quote: Unit) -> list[Unit]:
