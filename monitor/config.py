@@ -20,6 +20,23 @@ EVIDENCE_STORES = ("local", "database")  # CLAIMWATCH_EVIDENCE
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
 
+MAX_DEFAULT_CRAWL_WORKERS = 8  # the default pool stops here: each process holds the model and vocabularies
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on: its affinity mask (what ``taskset``, a container or a batch system
+    allows), not the machine's count; at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no affinity call on this platform (macOS)
+        return max(1, os.cpu_count() or 1)
+
+
+def default_crawl_workers() -> int:
+    """One analysis process per CPU this process may use, up to MAX_DEFAULT_CRAWL_WORKERS."""
+    return min(available_cpus(), MAX_DEFAULT_CRAWL_WORKERS)
+
+
 class ConfigError(ValueError):
     """A setting has a value claimwatch cannot use; the message names the variable."""
 
@@ -121,8 +138,9 @@ class Settings:
     db_busy_timeout: float = DEFAULT_BUSY_TIMEOUT  # CLAIMWATCH_DB_BUSY_TIMEOUT (SQLite)
     # sites crawled at once by one crawl process (CLAIMWATCH_MAX_PARALLEL): sites in flight, not processes
     max_parallel_crawls: int = 64
-    # processes of the crawl's pool that extract statements from changed pages (0: in the crawl process)
-    crawl_workers: int = 2
+    # processes of the crawl's pool that extract statements from changed pages (0: in the crawl process);
+    # by default one per CPU this process may use (default_crawl_workers)
+    crawl_workers: int = field(default_factory=default_crawl_workers)
     # the crawl (crawler/process.py turns these into Scrapy settings)
     throttle_start_delay: float = 0.5  # CLAIMWATCH_THROTTLE_START_DELAY: AutoThrottle's first delay per host
     download_timeout: int = 30  # CLAIMWATCH_DOWNLOAD_TIMEOUT, seconds
@@ -164,7 +182,7 @@ class Settings:
 
 def _workers(value: str | None) -> int:
     if value is None or not value.strip():
-        return 2
+        return default_crawl_workers()
     try:
         workers = int(value)
     except ValueError:

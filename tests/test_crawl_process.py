@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def test_extraction_in_the_process_pool_or_in_the_crawl_process_stores_the_same(
     server = site_server(SHOP, noise=False)  # both crawls must see the same bytes
     baseline_db = f"sqlite:///{tmp_path / 'baseline.db'}"
     setup_site(run_cli, baseline_db, "shop", f"{server.url}/products/", "--allow", "/products/")
-    crawl(run_cli, baseline_db)  # the default: a pool of 2 processes
+    crawl(run_cli, baseline_db)  # the default: a pool, one process per CPU this test may use
     # the process closed its database and pool when the crawl ended, cleanly (not left to interpreter exit)
     [log] = (tmp_path / "data" / "logs").glob("*.log")
     assert "[pipelines.services]" not in log.read_text(), log.read_text()[-2000:]
@@ -86,6 +87,20 @@ def test_bad_worker_count_is_a_one_line_error(run_cli, sqlite_url, monkeypatch) 
     result = run_cli("sites", "list", db=sqlite_url)
     assert result.exit_code != 0
     assert "CLAIMWATCH_CRAWL_WORKERS" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
+def test_the_default_pool_has_one_process_per_cpu_this_process_may_use() -> None:
+    """A worker limited to one CPU (taskset, a container's quota) starts one analysis process, not a fixed
+    count that would fight over it; CLAIMWATCH_CRAWL_WORKERS still decides when set."""
+    code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+            "from monitor.config import load_settings; "
+            "print(load_settings({}).crawl_workers, load_settings({'CLAIMWATCH_CRAWL_WORKERS': '3'}).crawl_workers)")
+    limited = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert limited.stdout.split() == ["1", "3"]
+    unlimited = subprocess.run([sys.executable, "-c", "from monitor.config import load_settings; "
+                                "print(load_settings({}).crawl_workers)"], capture_output=True, text=True, check=True)
+    assert int(unlimited.stdout) == min(len(os.sched_getaffinity(0)), 8)
 
 
 def test_an_analysis_process_killed_midway_costs_only_its_pages_and_the_crawl_finishes(
