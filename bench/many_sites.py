@@ -15,7 +15,11 @@ robots.txt obeyed, the same User-Agent, timeouts and retries), it measures:
   (d) the same first crawl through Celery (``CLAIMWATCH_EXECUTOR=celery``): one ``claimwatch worker``
       draining it, then two (each with its own data folder, as two machines would have), into a fresh
       database each time; skipped when ``claimwatch worker`` does not exist or the broker cannot be
-      reached (``CLAIMWATCH_BROKER``, default redis://127.0.0.1:6379/15).
+      reached (``CLAIMWATCH_BROKER``, default redis://127.0.0.1:6379/15). Two workers on one machine
+      share its cores, so on a machine that one worker already fills, (d) measures the machine, not the
+      scale-out; ``--cpus-per-worker N`` gives each worker N CPUs of its own (CPU affinity, inherited by its
+      crawl and analysis processes), standing in for machines of N CPUs. nginx, the database and the
+      broker still share every CPU.
 
 claimwatch is used through its command line only. For each phase it prints the wall time, pages fetched
 (page requests nginx answered, every status), pages/s, the ratio to (a), and the peak memory of the
@@ -24,7 +28,8 @@ largest total at one moment; then the issue's targets: b/a >= 0.6, c/a >= 0.8, t
 pages/s of one, the largest crawl process < 500 MB.
 
 Usage: python bench/many_sites.py [--sites 200] [--pages 11] [--skip raw|first|recrawl|workers ...]
-                                  [--parallel N] [--port 8080] [--no-validators] [--keep]
+                                  [--parallel N] [--port 8080] [--no-validators] [--cpus-per-worker N]
+                                  [--keep]
 
 The database is a SQLite file in the work folder; with ``CLAIMWATCH_BENCH_PG`` set to a PostgreSQL server's
 URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres) each phase gets a fresh database created
@@ -348,8 +353,18 @@ class Bench:
             return f"broker {broker} not reachable ({exc.strerror or exc})"
         return ""
 
+    def worker_cpus(self, number: int) -> set[int] | None:
+        """The CPUs worker ``number`` (from 1) may use with --cpus-per-worker: its own share, as if each
+        worker were a machine of that many CPUs; None: all of them."""
+        size = self.args.cpus_per_worker
+        if not size:
+            return None
+        cpus = sorted(os.sched_getaffinity(0))
+        return set(cpus[(number - 1) * size : number * size])
+
     def workers(self, count: int) -> Phase:
-        phase = Phase(f"d: Celery, {count} worker{'s' if count > 1 else ''}")
+        machines = f", {self.args.cpus_per_worker} CPU each" if self.args.cpus_per_worker else ""
+        phase = Phase(f"d: Celery, {count} worker{'s' if count > 1 else ''}{machines}")
         broker = os.environ.get("CLAIMWATCH_BROKER") or DEFAULT_BROKER
         label = f"workers{count}"
         # a queue of this run's own: no request left over from another run, no other worker taking ours
@@ -360,10 +375,15 @@ class Bench:
         try:
             for number in range(1, count + 1):
                 errors = self.work / "logs" / f"{label}-worker{number}.stderr"
+                cpus = self.worker_cpus(number)
+                # pinned before exec, so the worker's crawl process and analysis pool inherit it (and size
+                # the pool to it: CLAIMWATCH_CRAWL_WORKERS defaults to the CPUs a process may use)
+                pin = (lambda cpus=cpus: os.sched_setaffinity(0, cpus)) if cpus else None
                 with errors.open("w") as stream:
                     process = subprocess.Popen([self.claimwatch, "--db", db, "worker"], cwd=self.work,
                                                env=self.env(f"data-{label}-{number}", **executor),
-                                               stdin=subprocess.DEVNULL, stdout=stream, stderr=stream)
+                                               stdin=subprocess.DEVNULL, stdout=stream, stderr=stream,
+                                               preexec_fn=pin)
                 started.append((process, errors))
             self._wait_ready(started)
             self.log(f"(d) claimwatch enqueue: {self.args.sites} sites, drained by {count} worker(s)")
@@ -482,6 +502,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=PORT, help="the port nginx listens on, on every address")
     parser.add_argument("--no-validators", action="store_true",
                         help="nginx sends no ETag and ignores If-Modified-Since (every re-fetch a full 200)")
+    parser.add_argument("--cpus-per-worker", type=int, default=0, metavar="N",
+                        help="(d) as machines of N CPUs: worker k runs on CPUs k*N .. k*N+N-1 only (its crawl "
+                             "and analysis processes inherit it); default 0: every worker on every CPU")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (and PostgreSQL databases)")
     parser.add_argument("--raw-spider", nargs=3, metavar=("URLS", "STATS", "LOG"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -491,6 +514,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--skip takes {', '.join(STEPS)}, not {', '.join(sorted(unknown))}")
     if not 1 <= args.sites <= 60_000 or args.pages < 2:
         parser.error("--sites from 1 to 60,000 and --pages of at least 2")
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if args.cpus_per_worker < 0 or (args.cpus_per_worker and 2 * args.cpus_per_worker > len(cpus)):
+        parser.error(f"--cpus-per-worker N needs 2 x N CPUs for the two workers; this process may use {len(cpus)}")
     args.steps = [step for step in STEPS if step not in skipped]
     return args
 

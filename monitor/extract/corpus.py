@@ -67,7 +67,17 @@ def blind_split(page_id: str) -> str:
     return "test" if int(digest[:8], 16) % 5 < BLIND_TEST_SHARE else "train"
 
 
+# regulator items a developer has seen (the start of their text): train items, like READ_BY_DEVELOPERS
+REGULATOR_READ_BY_DEVELOPERS: dict[str, str] = {
+    "Kids short on calcium risk fractures": "printed by a failing accuracy-floor assertion (session 11)",
+}
+
+
 def regulator_split(text: str) -> str:
+    """``"test"`` or ``"train"`` for a regulator item, from a salted SHA-256 of its text (fixed, half test),
+    except the items in ``REGULATOR_READ_BY_DEVELOPERS``, which are train items."""
+    if text.startswith(tuple(REGULATOR_READ_BY_DEVELOPERS)):
+        return "train"
     digest = hashlib.sha256((REGULATOR_SALT + text).encode("utf-8")).hexdigest()
     return "test" if int(digest[:8], 16) % 2 == 0 else "train"
 
