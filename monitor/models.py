@@ -417,7 +417,8 @@ class StatementMute(Base):
 
 
 #: The full-text index of statements made by migration 0005: on SQLite an FTS5 virtual table with its shadow
-#: tables (kept in step by triggers), on PostgreSQL a GIN index on to_tsvector; they have no model, so schema
-#: comparisons skip them.
+#: tables and the queue of rows not yet indexed (statement_fts_pending, migration 0007: monitor.fulltext), on
+#: PostgreSQL a GIN index on to_tsvector; they have no model, so schema comparisons skip them.
 SEARCH_OBJECTS: frozenset[str] = frozenset({"statement_fts", "statement_fts_data", "statement_fts_idx",
-                                            "statement_fts_docsize", "statement_fts_config", "ix_statement_text_fts"})
+                                            "statement_fts_docsize", "statement_fts_config", "ix_statement_text_fts",
+                                            "statement_fts_pending"})

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.diff import diff_statements
 from monitor.extract import analyse_page, extractor_version
+from monitor.fulltext import index_pending
 from monitor.models import Change, Fetch, Page, Site, Snapshot, StatementRow, utcnow
 from monitor.normalize import IncompleteParseError
 from monitor.statements import Statement
@@ -146,4 +147,6 @@ def reextract(sessions: sessionmaker[Session], *, site: str | None = None, force
             page = session.get(Page, page_id)
             if page is not None:
                 reextract_page(session, page, force=force, now=now, summary=summary)
+    with sessions.begin() as session:
+        index_pending(session)  # the new snapshots' statements into the full-text index
     return summary

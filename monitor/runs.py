@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.fetch_errors import UNREACHABLE, unreachable_reason
+from monitor.fulltext import index_pending
 from monitor.models import Change, CrawlRun, Fetch, Snapshot, utcnow
 from monitor.processes import pid_alive
 
@@ -46,6 +47,7 @@ def finish_run(session: Session, run_id: int, status: str, detail: str | None = 
     if detail:
         run.detail = detail[-4000:]
     count_run(session, run)
+    index_pending(session)  # the run's statements into the full-text index, in one statement
 
 
 def run_screenshots(settings: Settings, run_id: int) -> int:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
+from monitor.fulltext import index_pending
 from monitor.models import Page, Site, Snapshot, StatementRow
 from monitor.statements import KINDS, TYPES
 
@@ -82,10 +83,16 @@ def _text_filter(dialect: str, words: list[str]) -> ColumnElement[bool]:
 
 def search_statements(session: Session, dialect: str, query: SearchQuery,
                       limit: int = MAX_RESULTS) -> list[SearchHit]:
+    """The statements matching ``query``, grouped per page and text. On SQLite, queued statements are indexed
+    first (``monitor.fulltext``): the caller commits to keep that work."""
     if query.empty:
         return []
     where: list[Any] = []
     if query.words:
+        if dialect == "sqlite":
+            # statements stored since the last run ended (a crawl still running, one killed) are queued, not
+            # yet indexed: indexed now, so a search sees every statement (kept when the caller commits)
+            index_pending(session)
         where.append(_text_filter(dialect, query.words))
     if query.kind in KINDS:
         where.append(StatementRow.kind == query.kind)

@@ -21,7 +21,7 @@ def index() -> str:
                         type=args.get("type") or None, site=args.get("site") or None,
                         since=parse_date(args.get("since")), until=parse_date(args.get("until"), end=True))
     state = web_state()
-    with state.sessions() as session:
+    with state.sessions.begin() as session:  # committed: what the search indexed first stays indexed
         hits = search_statements(session, state.dialect, query)
         sites = list(session.scalars(select(Site.name).order_by(Site.name)))
     return render_template("web/search.html", query=query, hits=hits, sites=sites, kinds=KINDS, types=TYPES,
