@@ -73,7 +73,7 @@ def _unreachable(session: Session, run_id: int) -> str | None:
                                  ~Fetch.error.startswith(UNREACHABLE, autoescape=True)))
     if session.execute(answered.limit(1)).first() is not None:
         return None
-    return unreachable_reason(session.execute(fetched).tuples().all())
+    return unreachable_reason((status, error) for status, error in session.execute(fetched))
 
 
 def mark_interrupted(session: Session, run_id: int, why: str) -> None:
