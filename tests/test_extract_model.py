@@ -80,6 +80,15 @@ def test_product_identity_from_json_ld_and_open_graph() -> None:
     assert "amber root joint formula" in names and "amber root" in names
 
 
+@pytest.mark.parametrize("title", ["Returns &amp; Guarantee | Harbor Nutrition", "Shipping and Refund Policy - Amber",
+                                   "FAQ | Amber Root", "About Us"])
+def test_a_page_named_for_what_it_is_names_no_product(title: str) -> None:
+    """"Returns & Guarantee" is the page's name: read as a product, it would stand for the product in every
+    sentence that says "returns" or "guarantee"."""
+    html = f"<html><head><title>{title}</title></head><body><p>Send it back within 60 days.</p></body></html>"
+    assert product_names(html, html_to_blocks(html)) == ()
+
+
 def test_a_plainly_named_product_is_the_subject_of_its_claims() -> None:
     html = """<html><head><script type="application/ld+json">{"@type": "Product", "name": "Amber Root"}</script>
     </head><body><p>Amber Root treats the swelling of arthritis in days.</p></body></html>"""

@@ -41,6 +41,15 @@ _GENERIC = frozenset(
      "official site", "official website", "cart", "checkout", "frequently asked questions", "our guarantee",
      "our story", "customer reviews", "testimonials", "shipping", "returns", "refund policy"}
 )
+# words of a page's own name ("Returns & Guarantee", "Shipping and Refund Policy", "FAQ"): a name made of
+# nothing else is the page's, not a product's
+_PAGE_WORDS = frozenset(
+    {"returns", "return", "refund", "refunds", "guarantee", "guarantees", "shipping", "delivery", "policy",
+     "policies", "faq", "faqs", "contact", "about", "us", "terms", "conditions", "privacy", "reviews", "review",
+     "testimonials", "our", "&", "and", "home", "shop", "store", "blog", "cart", "checkout", "questions",
+     "frequently", "asked", "customer", "customers", "story", "welcome", "products", "help", "warranty",
+     "exchanges", "money-back", "satisfaction", "page", "all"}
+)
 _SITE_PREFIX = re.compile(r"^[\w-]+\.(?:com|net|org|co|shop|store)\s*:\s*")
 _NOT_BRANDS = frozenset({"the", "our", "your", "best", "new", "natural", "pure", "organic", "premium", "daily",
                          "official", "brain", "heart", "joint", "sleep", "immune", "why", "how", "what", "this"})
@@ -74,7 +83,8 @@ def _clean(name: str, brand_word: bool) -> list[str]:
     names: list[str] = []
     for part in _TITLE_SEPARATORS.split(folded)[:1]:
         part = part.strip(" .,:;!\"'")
-        if not part or part in _GENERIC or len(part) < 3 or len(part.split()) > MAX_NAME_WORDS:
+        if (not part or part in _GENERIC or len(part) < 3 or len(part.split()) > MAX_NAME_WORDS
+                or _PAGE_WORDS.issuperset(part.split())):
             continue
         names.append(part)
         short = _DESCRIPTORS.sub("", part).strip()
