@@ -34,6 +34,8 @@ from monitor.statements import Block
         ("6-month guarantee", 180, False),
         ("love it or your money back - for life", None, True),
         ("lifetime money-back guarantee", None, True),
+        ("so our guarantee has no expiry date", None, True),
+        ("the promise never expires", None, True),
         # not the guarantee window: processing, shipping, renewal, notice periods
         ("refunds are processed within 5-7 business days", None, False),
         ("we will send a free replacement within 14 days of your report", None, False),
@@ -47,6 +49,12 @@ from monitor.statements import Block
 )
 def test_guarantee_days(text: str, days: int | None, lifetime: bool) -> None:
     assert guarantee_days(fold(text)) == (days, lifetime)
+
+
+def test_a_guarantee_that_never_expires_is_a_lifetime_guarantee() -> None:
+    """No "lifetime" and no "money back" in it, yet a promise an analyst must see change."""
+    (statement,) = extract_statements([Block("We stand behind every jar, so our guarantee has no expiry date.")])
+    assert (statement.kind, statement.attributes.get("lifetime")) == ("guarantee", True)
 
 
 @pytest.mark.parametrize(

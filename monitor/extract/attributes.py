@@ -39,7 +39,8 @@ def _duration_patterns() -> tuple[
         r"cancel\w*\s+(?:\w+\s+){0,1}$|(?:issued|processed)\s+$"
     )
     lifetime = re.compile(
-        r"(?<![\w])(?:lifetime|for life|forever|any ?time[^.]{0,30}(?:years|ever)|no time limit)(?![\w])"
+        r"(?<![\w])(?:lifetime|for life|forever|any ?time[^.]{0,30}(?:years|ever)|no time limit|no expiry"
+        r"|no expiration|never expires?)(?![\w])"
     )
     business = re.compile(r"^\s*business\b")
     return duration, not_window, window_anyway, lifetime, business

@@ -318,7 +318,10 @@ GUARANTEE_RULES: tuple[tuple[str, str, str, str], ...] = (
      r"|enrolled in"),
     ("satisfaction", "satisfaction", "satisfaction guarantee guaranteed lifetime",
      r"satisfaction guarantee[d]?|satisfaction is guaranteed|100 ?% satisfaction|(?:\d+|\w+)[- ]"
-     r"(?:day|night|week|month|year) guarantee|guarantee[d]? (?:or|you'll love)|lifetime guarantee"),
+     r"(?:day|night|week|month|year) guarantee|guarantee[d]? (?:or|you'll love)|lifetime guarantee"
+     # "our guarantee has no expiry date", "the promise never expires"
+     r"|(?:guarantee|promise) (?:has no|with no|never|does not|doesn't|will never) (?:expiry|expiration|expires?"
+     r"|end date|run out)"),
 )
 
 # --- claim rules ----------------------------------------------------------------------------------------
