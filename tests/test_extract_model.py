@@ -116,10 +116,36 @@ def test_disease_vocabulary_comes_from_icd10cm_with_lay_words() -> None:
         ("regrows receding gums", "K06.0"),
         ("a lifeline for long-haulers", "U09.9"),
         ("improves reading in kids with dyslexia", "R48.0"),
+        ("lemon balm smothers the lip blister", "B00.1"),
+        ("works on hsv-1 outbreaks", "B00.9"),
+        ("prevents rhabdo after hard workouts", "M62.82"),
+        ("knocks out calf cramps in seconds", "R25.2"),
+        ("safe for coeliac disease", "K90.0"),
     ],
 )
 def test_lay_words_of_translated_and_folk_pages_name_their_disease(text: str, code: str) -> None:
     assert [m.code for m in disease_mentions(text)] == [code]
+
+
+@pytest.mark.parametrize(
+    ("text", "term", "code"),
+    [
+        ("ends the bone-deep tiredness of anaemia", "anaemia", "D64.9"),
+        ("the oedema of the ankles disappears", "oedema", "R60"),
+        ("shrinks haemorrhoids in a week", "haemorrhoids", "K64"),
+        ("no more diarrhoea", "diarrhoea", "R19.7"),
+        ("ischaemic colitis", "ischaemic colitis", "K55"),
+    ],
+)
+def test_icd10cm_terms_are_found_in_british_spelling(text: str, term: str, code: str) -> None:
+    """ICD-10-CM spells the American way; British, Irish, Australian, Indian and translated pages do not."""
+    assert [(m.term, m.code[:len(code)]) for m in disease_mentions(text)] == [(term, code)]
+
+
+@pytest.mark.parametrize("text", ["an academia of herbalists", "endemic to the Andes", "systemic support",
+                                  "hemp seed oil"])
+def test_british_spelling_makes_no_disease_of_ordinary_words(text: str) -> None:
+    assert disease_mentions(text) == []
 
 
 def test_the_vocabulary_file_is_what_the_pinned_icd10cm_package_gives(tmp_path: Path) -> None:

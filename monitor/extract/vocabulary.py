@@ -100,15 +100,44 @@ def _plurals(word: str) -> tuple[str, ...]:
     return (word + "s",)
 
 
+# ICD-10-CM spells the American way; sellers in Britain, Ireland, Australia, India and translated pages write
+# "anaemia", "oedema", "haemorrhoids", "diarrhoea", "sleep apnoea", "coeliac disease", "tumour"
+_BRITISH = (
+    (re.compile(r"(?<=[^aeiou])emia(s?)\b"), r"aemia\1"),  # anemia, leukemia, hypoglycemia (not academia)
+    (re.compile(r"\b(isch|an|hypoglyc|hyperglyc|glyc|ur|leuk|septic)emic\b"), r"\1aemic"),  # not endemic
+    (re.compile(r"edema"), "oedema"),  # edema, lymphedema
+    (re.compile(r"\bhem(?=[oa])"), "haem"),  # hemorrhoids, hematoma, hemolytic
+    (re.compile(r"rrhea\b"), "rrhoea"),  # diarrhea, amenorrhea, gonorrhea
+    (re.compile(r"(?<=pn)ea\b"), "oea"),  # apnea, dyspnea
+    (re.compile(r"\besophag"), "oesophag"),
+    (re.compile(r"\bceliac\b"), "coeliac"),
+    (re.compile(r"tumor"), "tumour"),
+    (re.compile(r"\bgoiter"), "goitre"),
+)
+
+
+def british(term: str) -> str:
+    """A term as British English spells it (``british("iron deficiency anemia") == "iron deficiency
+    anaemia"``); the term itself when it is spelt the same."""
+    for pattern, replacement in _BRITISH:
+        term = pattern.sub(replacement, term)
+    return term
+
+
 @cache
 def vocabulary() -> dict[str, Mention]:
-    """Every term (lower case, words joined by one space) -> its Mention."""
+    """Every term (lower case, words joined by one space) -> its Mention; ICD-10-CM's terms in British
+    spelling too."""
     table: dict[str, Mention] = {}
     for lay, name in ((False, "icd10cm_terms.tsv"), (True, "lay_terms.tsv")):
         for term, code in _read(name):
             words = " ".join(_WORD.findall(term))
             if words:
                 table[words] = Mention(words, code, chapter_group(code), is_serious(code), lay)
+    for words, mention in list(table.items()):
+        variant = british(words)
+        if variant != words and variant not in table:
+            table[variant] = Mention(variant, mention.code, mention.group, mention.serious, mention.lay)
     return table
 
 
