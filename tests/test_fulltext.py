@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.db import downgrade, make_engine, upgrade
-from monitor.models import CrawlRun, StatementRow
+from monitor.models import CrawlRun, Site, StatementRow
 from monitor.runs import finish_run
 from monitor.web.search import SearchQuery, search_statements
 
@@ -36,12 +36,13 @@ def _assert_exact(session: Session) -> None:
     session.execute(text("INSERT INTO statement_fts(statement_fts, rank) VALUES ('integrity-check', 1)"))
 
 
-def _stored(sessions: sessionmaker[Session]) -> int:
+def _stored(sessions: sessionmaker[Session], seller: str = "amberroot") -> int:
+    """A seller's running crawl run and one page's snapshot of STATEMENTS; the run's id."""
     with sessions.begin() as session:
-        site = add_site(session, "amberroot")
+        site = add_site(session, seller)
         run = CrawlRun(site_id=site.id, status="running")
         session.add(run)
-        page = add_page(session, site, "https://amberroot.example/", when=WHEN)
+        page = add_page(session, site, f"https://{seller}.example/", when=WHEN)
         add_snapshot(session, page, when=WHEN, statements=STATEMENTS)
         session.flush()
         return run.id
@@ -95,6 +96,23 @@ def test_deleting_queued_and_indexed_statements_keeps_the_index_exact(tmp_path: 
         assert session.scalar(select(func.count()).select_from(StatementRow)) == 2
 
 
+def test_removing_a_seller_takes_its_statements_out_of_the_index_and_the_queue(tmp_path: Path) -> None:
+    """Statements go with their seller by the database's cascades; the triggers see those deletions too."""
+    sessions = make_database(tmp_path / "db.sqlite")
+    run_id = _stored(sessions)
+    with sessions.begin() as session:
+        finish_run(session, run_id, "finished")
+        site = session.scalars(select(Site)).one()
+        later = add_page(session, site, "https://amberroot.example/gout", when=WHEN)
+        add_snapshot(session, later, when=WHEN, statements=[("claim", "disease", "Stops gout flares overnight.")])
+    with sessions.begin() as session:
+        assert _queued(session) == 1
+        session.execute(delete(Site))
+    with sessions.begin() as session:
+        assert _queued(session) == 0 and _indexed(session, "gout") == []
+        _assert_exact(session)
+
+
 def test_the_migration_keeps_every_statement_searchable_both_ways(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:
@@ -104,10 +122,7 @@ def test_the_migration_keeps_every_statement_searchable_both_ways(tmp_path: Path
         upgrade(engine)
         with sessions() as session:
             assert _queued(session) == 0 and _indexed(session, "arthritis") == ["Reverses arthritis in weeks."]
-        _stored_again = _stored  # a second site's statements, queued under 0007
-        with sessions.begin() as session:
-            session.execute(text("UPDATE site SET name = 'first'"))
-        _stored_again(sessions)
+        _stored(sessions, "brightmere")  # queued under 0007
         downgrade(engine, "0006")  # the queue is indexed on the way down
         with sessions() as session:
             assert len(_indexed(session, "arthritis")) == 2
