@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{scores.disease_recall:6.3f} {scores.disease_precision:6.3f} {right:4d}/{total:<4d} "
               f"{scores.days_right:4d}/{scores.days_total:<4d}  ({time.perf_counter() - started:.0f} s)", flush=True)
         if args.types:
-            for label in ("claim/testimonial", "claim/disease", "claim/structure_function", "claim/efficacy"):
+            for label in ("claim/testimonial", "claim/disease", "claim/structure_function", "claim/efficacy",
+                          "guarantee/money_back", "guarantee/satisfaction"):
                 tp, fp_, fn = scores.types.tp[label], scores.types.fp[label], scores.types.fn[label]
                 print(f"    {label:28s} P {tp / max(1, tp + fp_):.3f}  R {tp / max(1, tp + fn):.3f}")
         if args.errors is not None:

@@ -51,6 +51,16 @@ def test_guarantee_days(text: str, days: int | None, lifetime: bool) -> None:
     assert guarantee_days(fold(text)) == (days, lifetime)
 
 
+def test_a_lifetime_promise_with_refund_terms_is_one_money_back_guarantee() -> None:
+    """The promise and the refund terms after it in one paragraph are one statement, typed by what it offers
+    (a refund), with the lifetime window of its first sentence."""
+    (statement,) = extract_statements([Block(
+        "We stand behind every jar, so our guarantee has no expiry date. If at any time you are not happy with "
+        "your purchase, send it back for a full refund.")])
+    assert (statement.kind, statement.type) == ("guarantee", "money_back")
+    assert statement.attributes["lifetime"] is True and statement.attributes["refund"] == "full"
+
+
 def test_a_guarantee_that_never_expires_is_a_lifetime_guarantee() -> None:
     """No "lifetime" and no "money back" in it, yet a promise an analyst must see change."""
     (statement,) = extract_statements([Block("We stand behind every jar, so our guarantee has no expiry date.")])

@@ -45,7 +45,7 @@ __all__ = ["RULES_VERSION", "PageAnalysis", "analyse_page", "clear_caches", "ext
 
 # bump whenever rules, lexicons, vocabulary, features or segmentation change: stored statements are
 # re-extracted under the new version (the model's own version is appended by ``extractor_version``)
-RULES_VERSION = "2026.9"
+RULES_VERSION = "2026.10"
 _DSHEA_RULES = frozenset({"dshea_evaluated", "dshea_not_intended"})
 RULE_KINDS_KEPT: frozenset[str] = frozenset({"guarantee", "disclaimer"})
 _AUTHORITY_WORDS = (
@@ -70,6 +70,9 @@ def _merge(
     text = f"{unit.text} {second[0].text}"
     merged_unit = Unit(text, unit.block, unit.tag, unit.region, unit.testimonial, unit.guarantee_box, unit.context,
                        unit.section, unit.card)
+    if found.kind == "guarantee" and found.type == "satisfaction" and second[1].type == "money_back":
+        # "Our guarantee never expires. If you are ever unhappy, send it back for a refund": a money-back promise
+        found = Classification(found.kind, "money_back", second[1].rule, found.matched, found.attributes)
     if found.kind == "disclaimer":
         attributes = dshea_attributes(text)
     elif found.kind == "guarantee":
