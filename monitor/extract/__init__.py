@@ -70,16 +70,17 @@ def _merge(
     text = f"{unit.text} {second[0].text}"
     merged_unit = Unit(text, unit.block, unit.tag, unit.region, unit.testimonial, unit.guarantee_box, unit.context,
                        unit.section, unit.card)
-    if found.kind == "guarantee" and found.type == "satisfaction" and second[1].type == "money_back":
+    type_, rule = found.type, found.rule
+    if found.kind == "guarantee" and type_ == "satisfaction" and second[1].type == "money_back":
         # "Our guarantee never expires. If you are ever unhappy, send it back for a refund": a money-back promise
-        found = Classification(found.kind, "money_back", second[1].rule, found.matched, found.attributes)
+        type_, rule = "money_back", second[1].rule
     if found.kind == "disclaimer":
         attributes = dshea_attributes(text)
     elif found.kind == "guarantee":
-        attributes = _attributes(found.kind, found.type, text, fold(text), None)
+        attributes = _attributes(found.kind, type_, text, fold(text), None)
     else:
         attributes = found.attributes
-    merged = Classification(found.kind, found.type, found.rule, found.matched + second[1].matched, attributes)
+    merged = Classification(found.kind, type_, rule, found.matched + second[1].matched, attributes)
     return merged_unit, merged
 
 

@@ -36,19 +36,14 @@ _DESCRIPTORS = re.compile(
     r"\b.*$",
     re.IGNORECASE,
 )
-_GENERIC = frozenset(
-    {"home", "shop", "store", "blog", "faq", "reviews", "products", "product", "welcome", "about us", "contact",
-     "official site", "official website", "cart", "checkout", "frequently asked questions", "our guarantee",
-     "our story", "customer reviews", "testimonials", "shipping", "returns", "refund policy"}
-)
-# words of a page's own name ("Returns & Guarantee", "Shipping and Refund Policy", "FAQ"): a name made of
-# nothing else is the page's, not a product's
+# words of a page's own name ("Returns & Guarantee", "Shipping and Refund Policy", "FAQ", "Official Site"): a
+# name made of nothing else is the page's, not a product's
 _PAGE_WORDS = frozenset(
     {"returns", "return", "refund", "refunds", "guarantee", "guarantees", "shipping", "delivery", "policy",
      "policies", "faq", "faqs", "contact", "about", "us", "terms", "conditions", "privacy", "reviews", "review",
      "testimonials", "our", "&", "and", "home", "shop", "store", "blog", "cart", "checkout", "questions",
-     "frequently", "asked", "customer", "customers", "story", "welcome", "products", "help", "warranty",
-     "exchanges", "money-back", "satisfaction", "page", "all"}
+     "frequently", "asked", "customer", "customers", "story", "welcome", "product", "products", "help",
+     "warranty", "exchanges", "money-back", "satisfaction", "page", "all", "official", "site", "website"}
 )
 _SITE_PREFIX = re.compile(r"^[\w-]+\.(?:com|net|org|co|shop|store)\s*:\s*")
 _NOT_BRANDS = frozenset({"the", "our", "your", "best", "new", "natural", "pure", "organic", "premium", "daily",
@@ -83,12 +78,11 @@ def _clean(name: str, brand_word: bool) -> list[str]:
     names: list[str] = []
     for part in _TITLE_SEPARATORS.split(folded)[:1]:
         part = part.strip(" .,:;!\"'")
-        if (not part or part in _GENERIC or len(part) < 3 or len(part.split()) > MAX_NAME_WORDS
-                or _PAGE_WORDS.issuperset(part.split())):
+        if not part or len(part) < 3 or len(part.split()) > MAX_NAME_WORDS or _PAGE_WORDS.issuperset(part.split()):
             continue
         names.append(part)
         short = _DESCRIPTORS.sub("", part).strip()
-        if short and short != part and len(short) >= 3 and short not in _GENERIC:
+        if short and short != part and len(short) >= 3 and not _PAGE_WORDS.issuperset(short.split()):
             names.append(short)
         first = part.split()[0]
         if brand_word and len(part.split()) > 1 and len(first) >= 5 and first.isalpha() and first not in _NOT_BRANDS:

@@ -276,6 +276,7 @@ def box_promises(text: str) -> tuple[str, ...]:
             periods.add(period)
     if len(starts) == 1:
         return (text,)
+    parts = list(zip(starts, [*starts[1:], len(sentences)], strict=True))  # (first, after last) sentence
     # each part as the box wrote it ("1 bottle $39 · 3 bottles $89" keeps its separator): the sentences are
     # the box's own characters, found in order
     offsets: list[int] = []
@@ -283,13 +284,10 @@ def box_promises(text: str) -> tuple[str, ...]:
     for sentence in sentences:
         position = text.find(sentence, position)
         if position < 0:  # not expected (sentences are stripped slices of the text); joined rather than lost
-            return tuple(" ".join(sentences[first:last]) for first, last in zip(starts, [*starts[1:], len(sentences)],
-                                                                              strict=True))
+            return tuple(" ".join(sentences[first:last]) for first, last in parts)
         offsets.append(position)
         position += len(sentence)
-    ends = [*starts[1:], len(sentences)]
-    return tuple(text[offsets[first] : offsets[last - 1] + len(sentences[last - 1])]
-                 for first, last in zip(starts, ends, strict=True))
+    return tuple(text[offsets[first] : offsets[last - 1] + len(sentences[last - 1])] for first, last in parts)
 
 
 def _without_small_print(quote: Unit) -> list[Unit]:

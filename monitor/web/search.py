@@ -89,10 +89,9 @@ def search_statements(session: Session, dialect: str, query: SearchQuery,
         return []
     where: list[Any] = []
     if query.words:
-        if dialect == "sqlite":
-            # statements stored since the last run ended (a crawl still running, one killed) are queued, not
-            # yet indexed: indexed now, so a search sees every statement (kept when the caller commits)
-            index_pending(session)
+        # on SQLite, statements stored since the last run ended (a crawl still running, one killed) are queued,
+        # not yet indexed: indexed now, so a search sees every statement (kept when the caller commits)
+        index_pending(session)
         where.append(_text_filter(dialect, query.words))
     if query.kind in KINDS:
         where.append(StatementRow.kind == query.kind)
