@@ -24,7 +24,9 @@ from scoring import Scores, all_pages, score, score_sentences  # noqa: E402
 
 import monitor.extract as extract  # noqa: E402
 import monitor.extract.model as model_module  # noqa: E402
-from monitor.extract.training import PARAMETERS, corpus_examples, fit  # noqa: E402
+from monitor.extract.training import PARAMETERS, corpus_examples, fit, pin_blas_kernels  # noqa: E402
+
+pin_blas_kernels()  # the same folds' fits on any AVX2 machine (numpy is not loaded yet)
 
 
 def _value(text: str) -> object:

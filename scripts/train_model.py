@@ -24,12 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="retrain and compare with the shipped model")
     args = parser.parse_args(argv)
+    from monitor.extract.training import corpus_examples, fit, label_counts, pin_blas_kernels
 
+    pin_blas_kernels()  # before numpy loads OpenBLAS
     import numpy
 
     from monitor.extract.corpus import load_corpus
     from monitor.extract.model import MODEL_FILE, load_model
-    from monitor.extract.training import corpus_examples, fit, label_counts
 
     started = time.perf_counter()
     pages = [page for page in load_corpus(ROOT / "tests" / "corpus") if page.split == "train"]

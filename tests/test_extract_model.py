@@ -5,6 +5,7 @@ the same data always training the same model."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -226,3 +227,17 @@ def test_the_blind_test_split_is_fixed() -> None:
     blind = [p for p in load_corpus(ROOT / "tests" / "corpus") if p.source == "blind"]
     tests = [p for p in blind if p.split == "test"]
     assert blind and 0.3 <= len(tests) / len(blind) <= 0.5
+
+
+def test_training_pins_blas_kernels_only_where_they_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped model was fitted with OpenBLAS's Haswell kernels: on a CPU with AVX-512 OpenBLAS would pick
+    others and the check above would fail by rounding alone. An explicit choice is left alone."""
+    from monitor.extract.training import pin_blas_kernels
+
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Sandybridge")
+    pin_blas_kernels()
+    assert os.environ["OPENBLAS_CORETYPE"] == "Sandybridge"
+    monkeypatch.delenv("OPENBLAS_CORETYPE")
+    pin_blas_kernels()
+    flags = Path("/proc/cpuinfo").read_text().split() if Path("/proc/cpuinfo").exists() else []
+    assert os.environ.get("OPENBLAS_CORETYPE") == ("Haswell" if {"avx2", "fma"} <= set(flags) else None)
