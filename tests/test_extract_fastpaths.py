@@ -26,7 +26,7 @@ from monitor.extract.rules import compiled
 from monitor.extract.segmentation import segment
 from monitor.extract.training import corpus_examples, fit_estimators
 from monitor.extract.vocabulary import _first_words, _singular, disease_mentions, vocabulary
-from monitor.statements import Block
+from monitor.statements import Block, Finding, Statement
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -228,3 +228,25 @@ def test_none_must_be_likelier_to_win_against_a_claim_than_against_a_disease_cla
     loaded = StatementModel.read(tmp_path / "model.npz")
     assert loaded.claim_none_threshold == 0.85
     assert [p.label for p in loaded.predict([["x"], ["y"]])] == ["claim/efficacy", "none"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        Block("Stops cramps tonight.", "li", "footer", frozenset({"list", "guarantee"}), 7),
+        Statement("claim", "disease", "Stops cramps tonight.", "stops cramps tonight", "high",
+                  {"terms": ["cramps"], "serious": False}, 3, "model", ("stops", "cramps")),
+        Finding("sf_claim_without_dshea", "medium", "2 structure/function claims", (1, 4)),
+    ],
+    ids=["block", "statement", "finding"],
+)
+def test_values_cross_process_boundaries_whole(value: Any) -> None:
+    """Blocks go to the analysis processes and statements and findings come back pickled, as their
+    constructors' arguments (``__reduce__``): every field must survive, including one added later."""
+    import dataclasses
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+    assert copy == value and type(copy) is type(value)
+    _, arguments = value.__reduce__()
+    assert len(arguments) == len(dataclasses.fields(value))  # a new field must be added to __reduce__ too

@@ -213,10 +213,13 @@ class StatementModel:
             rows = numpy.repeat(rows_index, numpy.diff(matrix.indptr))[entries]
             columns = matrix.indices[entries]
             contributions = matrix.data[entries] * self.coef[best[rows], columns]
+            # only what speaks for the label can be a reason: the positive contributions, largest first
+            positive = contributions > 0
+            rows, columns, contributions = rows[positive], columns[positive], contributions[positive]
             order = numpy.lexsort((-contributions, rows))
-            rows, columns, contributions = rows[order], columns[order], contributions[order]
+            rows, columns = rows[order], columns[order]
             rank = numpy.arange(rows.size) - numpy.searchsorted(rows, rows, side="left")
-            top = (rank < REASONS) & (contributions > 0)
+            top = rank < REASONS
             names = self._names
             for row, column in zip(rows[top].tolist(), columns[top].tolist(), strict=True):
                 reasons.setdefault(row, []).append(names[column])
