@@ -4,7 +4,6 @@ crawl` parent process), the root logger's level, and AutoThrottle reading a 304 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from typing import Any
 
@@ -71,31 +70,6 @@ class CrawlProgress:
         if self.loop is not None and self.loop.running:
             self.loop.stop()
         self.emit(final=True)
-
-
-class LogLevel:
-    """Puts ``LOG_LEVEL`` on the ``scrapy`` and root loggers as well as on Scrapy's log handler.
-
-    Scrapy sets its ``scrapy`` logger to DEBUG (and the root logger to NOTSET) and drops what is below
-    ``LOG_LEVEL`` in its handler, so each of the DEBUG messages it logs for every page ("Crawled", "Scraped
-    from") is first built into a log record, then thrown away; with the level on the loggers, such a call
-    returns at once.
-    """
-
-    def __init__(self, level: str) -> None:
-        self.level = level
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> LogLevel:
-        extension = cls(crawler.settings.get("LOG_LEVEL") or "DEBUG")
-        # not now: Scrapy installs its root handler again after making the extensions, and that puts the
-        # root logger back to NOTSET
-        crawler.signals.connect(extension.opened, signal=signals.spider_opened)
-        return extension
-
-    def opened(self, spider: Any) -> None:
-        logging.getLogger().setLevel(self.level)
-        logging.getLogger("scrapy").setLevel(self.level)
 
 
 class ConditionalAutoThrottle(AutoThrottle):

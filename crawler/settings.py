@@ -62,6 +62,9 @@ _UNUSED = {
     "scrapy.extensions.memdebug.MemoryDebugger",  # a developer's tool
     "scrapy.extensions.feedexport.FeedExporter",  # pages go to the page workers, not to feeds
     "scrapy.extensions.spiderstate.SpiderState",  # no JOBDIR: a crawl's state is in the database
+    # "Crawled 0 pages (at 0 pages/min)" as each site starts, then once a minute per site in flight: the
+    # crawl's progress lines (crawler/extensions.py) and each site's stats at its end say it
+    "scrapy.extensions.logstats.LogStats",
 }
 DOWNLOADER_MIDDLEWARES_BASE = {
     path: order for path, order in _defaults.DOWNLOADER_MIDDLEWARES_BASE.items() if path not in _UNUSED
@@ -101,7 +104,6 @@ SPIDER_MIDDLEWARES = {
 }
 EXTENSIONS = {
     "crawler.extensions.CrawlProgress": 500,
-    "crawler.extensions.LogLevel": 0,
 }
 # Evidence (pipelines/archive.py, docs/evidence.md): WARC files rotate past this size; screenshots of pages
 # with high/medium changes are taken after each site's crawl unless CLAIMWATCH_SCREENSHOTS=0.

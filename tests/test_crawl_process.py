@@ -237,6 +237,13 @@ def test_twenty_sites_in_one_crawl_process_and_one_sites_failure_touches_no_othe
     assert summaries["boom"].detail and "2 fetched pages could not be stored" in summaries["boom"].detail
     assert summaries["broken"].status == "failed" and "cannot start" in (summaries["broken"].detail or "")
     assert summaries["refused"].status == "failed" and "unreachable" in (summaries["refused"].detail or "")
+    # one log for the crawl process, each site's lines named, Scrapy's start-up listing given once
+    [log_path] = {summaries[name].log_path for name in servers}
+    log = Path(log_path).read_text(encoding="utf-8")
+    for name in [*servers, "robots500", "boom"]:
+        assert f"INFO: [{name}] Dumping Scrapy stats:" in log, name
+    assert "ERROR: [boom] Error processing" in log and "ERROR: [refused] Gave up retrying" in log
+    assert log.count("Enabled downloader middlewares") == 1 and log.count("Overridden settings") == 1
     # each site's run has its own counts; every fetch belongs to its site's run
     by_run = {run.id: run for run in runs(sqlite_url)}
     for fetch in fetches(sqlite_url):
