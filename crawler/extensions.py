@@ -9,6 +9,7 @@ from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.extensions.logcount import LogCount
 from scrapy.extensions.throttle import AutoThrottle
 from twisted.internet import task
 
@@ -70,6 +71,19 @@ class CrawlProgress:
         if self.loop is not None and self.loop.running:
             self.loop.stop()
         self.emit(final=True)
+
+
+class SiteLogCount(LogCount):
+    """Scrapy's LogCount (the ``log_count/ERROR``... stats), counting only the records of its own site.
+
+    Each crawler's counting handler sits on the root logger; with every site of a crawl in one process, each
+    saw every site's records, and a site's stats counted the errors of the others.
+    """
+
+    def spider_opened(self, spider: Any) -> None:
+        super().spider_opened(spider)
+        if self.handler is not None:
+            self.handler.addFilter(lambda record: getattr(record, "spider", None) is spider)
 
 
 class ConditionalAutoThrottle(AutoThrottle):

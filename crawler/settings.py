@@ -70,9 +70,11 @@ DOWNLOADER_MIDDLEWARES_BASE = {
     path: order for path, order in _defaults.DOWNLOADER_MIDDLEWARES_BASE.items() if path not in _UNUSED
 }
 EXTENSIONS_BASE = {path: order for path, order in _defaults.EXTENSIONS_BASE.items() if path not in _UNUSED}
-# AutoThrottle, with a 304 Not Modified lowering a host's delay as a 200 does (crawler/extensions.py says why)
-EXTENSIONS_BASE = {("crawler.extensions.ConditionalAutoThrottle" if path == "scrapy.extensions.throttle.AutoThrottle"
-                    else path): order for path, order in EXTENSIONS_BASE.items()}
+# AutoThrottle, with a 304 Not Modified lowering a host's delay as a 200 does (crawler/extensions.py says why),
+# and log counts per site (many sites share the process's loggers)
+_OURS = {"scrapy.extensions.throttle.AutoThrottle": "crawler.extensions.ConditionalAutoThrottle",
+         "scrapy.extensions.logcount.LogCount": "crawler.extensions.SiteLogCount"}
+EXTENSIONS_BASE = {_OURS.get(path, path): order for path, order in EXTENSIONS_BASE.items()}
 # No internal fetches (crawler/hostguard.py, monitor/hosts.py): only the site's own hosts, checked before
 # anything else (robots.txt included) and at every redirect hop; connections only to public addresses or
 # the site's own hosts, checked on the resolved address at connect time.

@@ -242,6 +242,9 @@ def test_twenty_sites_in_one_crawl_process_and_one_sites_failure_touches_no_othe
     log = Path(log_path).read_text(encoding="utf-8")
     for name in [*servers, "robots500", "boom"]:
         assert f"INFO: [{name}] Dumping Scrapy stats:" in log, name
+    # and each site's stats count its own log lines only (the others' errors are not its errors)
+    stats = {name: log.split(f"[{name}] Dumping Scrapy stats:", 1)[1].split("\n20", 1)[0] for name in servers}
+    assert all("'log_count/ERROR'" not in text and "'log_count/INFO'" in text for text in stats.values())
     assert "ERROR: [boom] Error processing" in log and "ERROR: [refused] Gave up retrying" in log
     assert log.count("Enabled downloader middlewares") == 1 and log.count("Overridden settings") == 1
     # each site's run has its own counts; every fetch belongs to its site's run
