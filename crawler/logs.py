@@ -54,8 +54,10 @@ def install_log_handler(settings: Any) -> logging.Handler:
     if filename:
         mode = "a" if settings.getbool("LOG_FILE_APPEND") else "w"
         handler = logging.FileHandler(filename, mode=mode, encoding=settings.get("LOG_ENCODING"))
-    else:
+    elif settings.getbool("LOG_ENABLED"):
         handler = logging.StreamHandler()
+    else:
+        handler = logging.NullHandler()
     handler.setFormatter(logging.Formatter(settings.get("LOG_FORMAT"), settings.get("LOG_DATEFORMAT")))
     level = settings.get("LOG_LEVEL") or "DEBUG"
     handler.setLevel(level)

@@ -292,6 +292,34 @@ def test_progress_lines_say_only_what_moved(capsys) -> None:
     assert [(line["done"], line.get("final", False)) for line in lines] == [(0, False), (1, False), (1, True)]
 
 
+def test_the_crawl_log_names_each_sites_lines_and_lists_each_distinct_set_up_once() -> None:
+    """A site's records (logged with its spider) start with its name; a start-up listing repeats only where a
+    site's differs (a render_js site's download handlers); records of no site pass unchanged."""
+    import logging
+    from types import SimpleNamespace
+
+    from crawler.logs import SiteLines
+
+    lines = SiteLines()
+
+    def record(name: str, message: str, *args: object, site: str | None = None) -> logging.LogRecord | None:
+        made = logging.LogRecord(name, logging.INFO, __file__, 1, message, args or None, None)
+        if site is not None:
+            made.spider = SimpleNamespace(plan=SimpleNamespace(site=site))
+        return made if lines.filter(made) else None
+
+    listing = "Enabled %(componentname)ss:\n%(enabledlist)s"
+    shown = [record("scrapy.middleware", listing, {"componentname": "item pipeline", "enabledlist": "[a, b]"}),
+             record("scrapy.middleware", listing, {"componentname": "item pipeline", "enabledlist": "[a, b]"}),
+             record("scrapy.middleware", listing, {"componentname": "item pipeline", "enabledlist": "[a, c]"})]
+    assert [r is not None for r in shown] == [True, False, True]
+    stats = record("scrapy.statscollectors", "Dumping Scrapy stats:\n%s", "{'x': 1}", site="acme")
+    assert stats is not None and stats.getMessage() == "[acme] Dumping Scrapy stats:\n{'x': 1}"
+    assert lines.filter(stats) and stats.getMessage().count("[acme]") == 1  # a second handler adds nothing
+    plain = record("pipelines.normalize", "page %s could not be analysed", "http://x/")
+    assert plain is not None and plain.getMessage() == "page http://x/ could not be analysed"
+
+
 def test_the_crawl_process_lifts_a_low_open_files_limit() -> None:
     """Hundreds of sites in flight hold more sockets than a shell's usual 1,024 open files allow."""
     import resource
