@@ -19,7 +19,6 @@ stops the reactor at once.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import logging
 import signal
@@ -154,13 +153,6 @@ class SiteCrawls:
         return self.runner.stop()
 
 
-# The crawl process's garbage-collector thresholds (gc.set_threshold; Python's are 700, 10, 10). Each site's
-# Scrapy crawler deep-copies the settings and builds its middlewares: ~15,000 objects in reference cycles that
-# live for the site's crawl and go only in a full collection, so at Python's thresholds a 200-site crawl made
-# a dozen full collections of ~0.1 s each. docs/benchmarks.md, session 13, has the measurement.
-GC_THRESHOLDS = (5000, 20, 50)
-
-
 def _read_plans(path: Path) -> CrawlPlan | None:
     try:
         return CrawlPlan.from_json(path.read_text(encoding="utf-8"))
@@ -201,7 +193,6 @@ def main(argv: Sequence[str]) -> int:
     configure_logging(base)
     install_log_handler(base)
     install_reactor(base["TWISTED_REACTOR"], base["ASYNCIO_EVENT_LOOP"])
-    gc.set_threshold(*GC_THRESHOLDS)
     crawls = SiteCrawls(settings, base, args.parallel or settings.max_parallel_crawls)
     for path in args.plans:
         plan = _read_plans(path)
