@@ -1,5 +1,6 @@
 """Extensions of the crawl process: each site's progress as JSON lines on stdout (read by the `claimwatch
-crawl` parent process), the root logger's level, and AutoThrottle reading a 304 as the normal answer it is."""
+crawl` parent process), each site's log counts of its own, and AutoThrottle reading a 304 as the normal
+answer it is. (The log itself: crawler/logs.py.)"""
 
 from __future__ import annotations
 
