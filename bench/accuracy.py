@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             name = f"{source}/{split}"
             errors = args.errors and (split == "train" or source in ("own", "seed"))
             if source == "regulator":
-                for part in ("fda_101_93_g", "warning_letters"):
+                for part in ("fda_101_93_g", "warning_letters", "more_letters"):
                     items = [p for p in chosen if p.meta.get("part") == part]
                     result = score_sentences(items)
                     print(f"\n=== {name} {part} ({len(items)} sentences) ===")

@@ -227,6 +227,10 @@ def test_the_blind_test_split_is_fixed() -> None:
     blind = [p for p in load_corpus(ROOT / "tests" / "corpus") if p.source == "blind"]
     tests = [p for p in blind if p.split == "test"]
     assert blind and 0.3 <= len(tests) / len(blind) <= 0.5
+    # batches commissioned as training data never join the test split, whatever their hash says
+    assert blind_split("w60_p01") == blind_split("w60_p03") == "train"  # both would be test by hash
+    assert {p.name for p in tests if not p.name.startswith("w")} == set()
+    assert len(tests) == 118, "the test split changed: the figures that count are on a fixed split"
 
 
 def test_training_pins_blas_kernels_only_where_they_run(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,9 @@ Sources (``tests/corpus/`` in the repository; not shipped in the wheel):
   ``blind_split`` and never read to change a rule or a feature;
 - ``regulator``: ``regulator.yaml``: claims FDA and FTC treated as disease (or structure/function) claims in
   the 2000 final rule on 21 CFR 101.93(g) and in warning letters, reworded, each with its source address;
-  one sentence per item, scored as a page of one paragraph;
+  one sentence per item, scored as a page of one paragraph; ``regulator_more.yaml``: more warning-letter
+  claims, from letters ``regulator.yaml`` does not use, compiled in session 14: test items (part
+  ``more_letters``), never trained on, but for the two a developer saw;
 - ``seed``: the five real seller pages in ``../shared/seeds`` when present (scored, never trained on).
 """
 
@@ -28,6 +30,9 @@ from monitor.statements import Block
 BLIND_SALT = "claimwatch-blind-split-v4:"
 BLIND_TEST_SHARE = 2  # of 5: 40% of the blind pages are test pages
 REGULATOR_SALT = "claimwatch-regulator-split-v1:"
+# batches from this writer number on were commissioned as training data (session 14, declared before any of
+# them was written): the test split stays the pages of w1-w59 that the hash put there
+TRAIN_ONLY_FROM_WRITER = 60
 
 
 @dataclass(frozen=True)
@@ -61,16 +66,49 @@ READ_BY_DEVELOPERS: dict[str, str] = {
 
 def blind_split(page_id: str) -> str:
     """``"test"`` or ``"train"`` for a blind page, from a salted SHA-256 of its id (fixed, 40% test), except
-    the pages in ``READ_BY_DEVELOPERS``, which are train pages."""
-    if page_id in READ_BY_DEVELOPERS:
+    the pages in ``READ_BY_DEVELOPERS`` and those of writers from ``TRAIN_ONLY_FROM_WRITER`` on, which are
+    train pages."""
+    if page_id in READ_BY_DEVELOPERS or _writer(page_id) >= TRAIN_ONLY_FROM_WRITER:
         return "train"
     digest = hashlib.sha256((BLIND_SALT + page_id).encode("utf-8")).hexdigest()
     return "test" if int(digest[:8], 16) % 5 < BLIND_TEST_SHARE else "train"
 
 
+def _writer(page_id: str) -> int:
+    """The writer number of a blind page id (``w37_p02`` -> 37); 0 when the id has none."""
+    head = page_id.partition("_")[0]
+    return int(head[1:]) if head[:1] == "w" and head[1:].isdigit() else 0
+
+
+_LISTED = "printed while listing regulator.yaml's source addresses (session 14)"
+
 # regulator items a developer has seen (the start of their text): train items, like READ_BY_DEVELOPERS
 REGULATOR_READ_BY_DEVELOPERS: dict[str, str] = {
     "Kids short on calcium risk fractures": "printed by a failing accuracy-floor assertion (session 11)",
+    # session 14: the first 40 items of the FDA part were printed while the file's source addresses were listed
+    # (19 of them test items); no rule or feature was changed for them, and they are train items from then on
+    "Helps protect you from developing cancer": _LISTED,
+    "Loosens stiff joints and calms the infla": _LISTED,
+    "Brings high blood pressure back down.": _LISTED,
+    "Lowers blood sugar for people living wit": _LISTED,
+    "Promotes weight loss as part of a reduce": _LISTED,
+    "Treats obesity safely and naturally.": _LISTED,
+    "Eases the mild memory lapses that come w": _LISTED,
+    "Relieves the mild mood swings, cramping ": _LISTED,
+    "Lifts the severe depression some women g": _LISTED,
+    "Clears stubborn cystic acne.": _LISTED,
+    "Cools the hot flashes of menopause.": _LISTED,
+    "Controls the relentless vomiting of hype": _LISTED,
+    "Protects expectant mothers from toxemia ": _LISTED,
+    "Helps spark sexual desire and improve se": _LISTED,
+    "Restores firm erections for men with ere": _LISTED,
+    "VeinCure capsules keep your circulation ": _LISTED,
+    "Restful Nights, for the occasional eveni": _LISTED,
+    "Each capsule contains 300 mg of St. John": _LISTED,
+    # session 14: regulator_more.yaml's first two items were printed while its header was read
+    "Mainstream doctors are at last adopting ": "printed with regulator_more.yaml's header (session 14)",
+    "At very high doses, vitamin C works like": "printed with regulator_more.yaml's header (session 14)",
+    "Printed on every bottle: the landmark st": _LISTED,
 }
 
 
@@ -112,19 +150,26 @@ def blind_pages(root: Path) -> Iterator[LabelledPage]:
 
 
 def regulator_pages(root: Path) -> Iterator[LabelledPage]:
-    path = root / "regulator.yaml"
-    if not path.exists():
-        return
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    for part in ("fda_101_93_g", "warning_letters"):
-        for number, row in enumerate(data.get(part) or ()):
-            text = str(row["text"])
-            body = f"<p>{html_module.escape(text)}</p>"
-            gold = _gold([{**row, "text": text}])
-            yield LabelledPage(f"{part}#{number}", "regulator", regulator_split(text),
-                               [Block(text)], gold, (), body,
-                               {"part": part, "source": row.get("source", ""), "kind": row.get("kind"),
-                                "type": row.get("type")})
+    """``regulator.yaml``'s items, split by ``regulator_split``; then ``regulator_more.yaml``'s, part
+    ``more_letters``: claims from other letters (session 14), all test items but those a developer saw."""
+    for name, more in (("regulator.yaml", False), ("regulator_more.yaml", True)):
+        path = root / name
+        if not path.exists():
+            continue
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for part in ("fda_101_93_g", "warning_letters"):
+            for number, row in enumerate(data.get(part) or ()):
+                text = str(row["text"])
+                body = f"<p>{html_module.escape(text)}</p>"
+                gold = _gold([{**row, "text": text}])
+                if more:
+                    split = "train" if text.startswith(tuple(REGULATOR_READ_BY_DEVELOPERS)) else "test"
+                    part_name = "more_letters"
+                else:
+                    split, part_name = regulator_split(text), part
+                yield LabelledPage(f"{part_name}#{number}", "regulator", split, [Block(text)], gold, (), body,
+                                   {"part": part_name, "source": row.get("source", ""), "kind": row.get("kind"),
+                                    "type": row.get("type")})
 
 
 def seed_blocks(text: str) -> list[Block]:
