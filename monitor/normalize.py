@@ -42,6 +42,7 @@ _TAG_CONTEXT = {
     "figure": "figure", "sup": "footnote",
 }
 _CARD_TAGS = frozenset({"blockquote", "figure"})
+_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
@@ -241,12 +242,41 @@ def _walk(
                 child_group = walker.groups
         if child.text:
             buffer.append(child.text)
-        if len(child):
+        if len(child) >= 3 and child_tag not in _HEADING_TAGS and _chip_row(child):
+            for chip in child:  # one line per badge
+                if chip.text:
+                    buffer.append(chip.text)
+                buffer.append(_BR)
+        elif len(child):
             _walk(child, walker, child_tag, child_region, child_context, child_group, child_in_card)
         if buffer:
             walker.flush(child_tag, child_region, child_context, child_group)
         if child.tail:
             buffer.append(child.tail)
+
+
+_CHIP_TAGS = frozenset({"span", "a", "b", "strong", "em", "i", "small", "mark"})
+_CHIP_WORDS = 8
+
+
+def _chip_row(element: etree._Element) -> bool:
+    """A row of badges or chips: three or more inline elements with nothing but space between them, each a
+    short phrase of its own ("Doctor Formulated", "GMP Certified", "4.8\u2605 from 12,400+ reviews") opening
+    with a capital, a digit or a sign, most of more than one word. Each is read as a line of its own, as a
+    browser shows it, not as one run-on sentence. Words of one sentence split over spans ("<span>Our
+    formula</span> <span>reverses</span> ...") open in lower case and stay one line."""
+    if len(element) < 3 or (element.text and not element.text.isspace()):
+        return False
+    several = 0
+    for chip in element:
+        if chip.tag not in _CHIP_TAGS or len(chip) or (chip.tail and not chip.tail.isspace()):
+            return False
+        text = (chip.text or "").strip()
+        words = len(text.split())
+        if not words or words > _CHIP_WORDS or (text[0].isalpha() and not text[0].isupper()):
+            return False
+        several += words > 1
+    return 2 * several >= len(element)
 
 
 # libxml2's nesting limit with huge_tree (without it, 256: past that the parser dropped the rest of the page)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from monitor.extract import analyse_page, extract_statements
-from monitor.extract.segmentation import byline
+from monitor.extract.segmentation import _comment_meta, byline, segment
 from monitor.normalize import html_to_blocks
 
 SHOP_WALL = """<html><body><h2>Reviews</h2>
@@ -118,3 +118,36 @@ def test_a_readers_comment_is_one_testimonial_with_its_author() -> None:
         ("testimonial", "Gary M.", "Three bottles in and I have not had a single attack since Thanksgiving. Used to "
                                    "get one every six weeks like clockwork."),
     ]
+
+
+SOCIAL_THREAD = """<html><body><main><p>Our tea calms the gut.</p>
+<section class="comments"><h3>Comments</h3>
+<div class="cm"><div class="u">juniper.hollow</div><div>this tea ended my IBS flare-ups in a week</div>
+<div class="m">2d ago \u00b7 Reply \u00b7 \u2661 311</div></div>
+<div class="cm"><div class="u">tom_wilde \u00b7 Creator</div><div>so glad it helped you!!</div>
+<div class="m">1d ago \u00b7 Reply \u00b7 \u2661 12</div></div>
+<div class="cm"><div class="u">maeve.k</div><div>no more 3am heartburn since I switched</div>
+<div class="m">5h ago \u00b7 Reply</div></div>
+<div class="more">View more comments</div></section></main></body></html>"""
+
+
+def test_a_thread_of_comments_under_handles_is_one_quote_per_comment() -> None:
+    """A social page's comments ("juniper.hollow", the comment, "2d ago \u00b7 Reply \u00b7 \u2661 311") are cut at each
+    handle and each line of metadata: one quote per comment with its commenter, the short ones included
+    (a comment has no title), and no counter or "View more comments" inside a quote."""
+    quotes = [(s.attributes.get("reviewer"), s.text) for s in analyse_page(SOCIAL_THREAD).statements
+              if s.type == "testimonial"]
+    assert quotes == [("juniper.hollow", "this tea ended my IBS flare-ups in a week"),
+                      ("maeve.k", "no more 3am heartburn since I switched")]
+    units = [u for u in segment(html_to_blocks(SOCIAL_THREAD)) if u.testimonial]
+    assert [u.text for u in units] == ["this tea ended my IBS flare-ups in a week", "so glad it helped you!!",
+                                       "no more 3am heartburn since I switched"]
+    assert [(u.card or {}).get("reviewer") for u in units] == ["juniper.hollow", "tom_wilde", "maeve.k"]
+
+
+@pytest.mark.parametrize(("text", "meta"), [
+    ("2d ago \u00b7 Reply \u00b7 \u2661 3,118", True), ("18h ago", True), ("\U0001f4cc Pinned", True),
+    ("3 weeks ago \u00b7 Like", True), ("Great product \u00b7 5 stars", False), ("I felt it in 2 days", False),
+])
+def test_comment_metadata_lines(text: str, meta: bool) -> None:
+    assert _comment_meta(text) is meta

@@ -45,7 +45,7 @@ __all__ = ["RULES_VERSION", "PageAnalysis", "analyse_page", "clear_caches", "ext
 
 # bump whenever rules, lexicons, vocabulary, features or segmentation change: stored statements are
 # re-extracted under the new version (the model's own version is appended by ``extractor_version``)
-RULES_VERSION = "2026.10"
+RULES_VERSION = "2026.12"
 _DSHEA_RULES = frozenset({"dshea_evaluated", "dshea_not_intended"})
 RULE_KINDS_KEPT: frozenset[str] = frozenset({"guarantee", "disclaimer"})
 _AUTHORITY_WORDS = (
@@ -89,9 +89,11 @@ def _keeps_together(previous: tuple[Unit, Classification], current: tuple[Unit, 
     # the two-sentence DSHEA disclaimer, even when split over two blocks
     if prev.rule == "dshea_evaluated" and found.rule == "dshea_not_intended":
         return unit.block - prev_unit.block <= 1
-    # a run of short fragments of one kind in one block: "No jitters. No crash. No side effects."
+    # a run of short fragments of one kind in one block: "No jitters. No crash. No side effects." (sentences:
+    # a row of badges, "Doctor Formulated", "GMP Certified", is one statement per badge)
     if (unit.block == prev_unit.block and not unit.testimonial and prev.kind == found.kind == "claim"
-            and prev.type == found.type and len(unit.text.split()) <= 4 and len(prev_unit.text.split()) <= 12):
+            and prev.type == found.type and len(unit.text.split()) <= 4 and len(prev_unit.text.split()) <= 12
+            and prev_unit.text.rstrip("*\u2020 ")[-1:] in ".!"):
         return True
     # a guarantee and the terms that follow it in the same paragraph
     return (

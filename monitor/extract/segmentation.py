@@ -187,9 +187,43 @@ _REVIEW_META = re.compile(
 
 _REVIEW_CONTROLS = re.compile(
     r"^(?:helpful|not helpful|report(?: abuse)?|reply|share|like|read more|see more|show more|translate(?: review)?"
+    r"|(?:view|load|see|show) (?:more|all|previous|\d+(?: more)?) (?:comments?|replies|reviews)"
     r"|\d[\d,]* (?:people|person|customers?) found this helpful|was this (?:review )?helpful\??.{0,30})$",
     re.IGNORECASE,
 )
+# a comment's line of metadata: "2d ago \u00b7 Reply \u00b7 \u2661 3,118", "Pinned", "Edited \u00b7 Like": every part a
+# time, a control or a count; it ends the comment above it
+_COMMENT_META_PART = re.compile(
+    r"^(?:\d+\s*(?:s|m|h|d|w|y|mo|min|mins|hr|hrs|sec|secs|seconds?|minutes?|hours?|days?|weeks?|months?|years?)"
+    r"\s+ago|just now|yesterday|today|edited|pinned|\W*\s*pinned|reply|replies|like|likes|share|report|hide"
+    r"|see translation|view \d+ more repl(?:y|ies)"
+    r"|(?:\W{1,2}\s*)?\d[\d,.]*\s*[km]?(?:\s+(?:likes?|replies|reactions?))?"
+    r"|(?:creator|author|admin|moderator|top fan)|[^\w\s]{1,3})$",
+    re.IGNORECASE,
+)
+# a commenter's handle ("marco.still.here", "@kai_walks", "breathe.with.tamsin \u00b7 Creator"): one word of
+# letters, digits, dots and underscores, in lower case, with an optional badge
+_HANDLE = re.compile(r"^@?[a-z0-9][a-z0-9._]{2,30}(?:\s*[\u00b7|\u2022]\s*(?:creator|author|admin|moderator|top fan"
+                     r"|verified(?: buyer| purchase)?))?$", re.IGNORECASE)
+_HANDLE_CHARS = re.compile(r"[a-z0-9._@]+")
+
+
+def _comment_meta(text: str) -> bool:
+    parts = [part for part in _BYLINE_SEPARATOR.split(text) if part]
+    return bool(parts) and len(parts) <= 6 and all(_COMMENT_META_PART.match(part) for part in parts)
+
+
+def _handle(text: str) -> str | None:
+    """A commenter's handle, or None: lower case ("marco.still.here") or with a dot or underscore in it, never
+    a plain word of a sentence ("Thanks")."""
+    if not _HANDLE.match(text):
+        return None
+    name = _BYLINE_SEPARATOR.split(text)[0].strip()
+    if name.lower() != name and not any(c in name for c in "._@0123456789"):
+        return None
+    return name
+
+
 # a person's name with an initial: "Rachel B.", "- Dana R., Ohio", "Linda K., 58"
 _PERSON = re.compile(r"^\s*(?:[-~\u2013\u2014]+\s*)?[A-Z][a-z'\u2019-]+ [A-Z]\.(?:,\s*[\w .'-]{1,30})?$")
 _BYLINE_SEPARATOR = re.compile(r"\s*[\u00b7|\u2022]\s*")
@@ -328,6 +362,7 @@ def card_units(card: Sequence[Block], index: int) -> list[Unit]:
     quote: list[str] = []
     quote_block = index
     first = card[0]
+    commenter = False  # a thread of comments under handles ("marco.still.here"): its short lines are comments
 
     def close() -> None:
         nonlocal quote
@@ -356,6 +391,18 @@ def card_units(card: Sequence[Block], index: int) -> list[Unit]:
         words = len(text.split())
         if words <= 8 and _REVIEW_CONTROLS.match(text):
             continue  # "Helpful", "Report", "12 people found this helpful"
+        if words <= 12 and _comment_meta(text):  # "2d ago \u00b7 Reply \u00b7 \u2661 3,118": the comment above ends
+            if quote:
+                close()
+                info = {}
+            continue
+        handle = _handle(text) if words <= 4 else None
+        if handle is not None:  # "marco.still.here": the commenter of what follows
+            if quote:
+                close()
+            info = {"reviewer": handle}
+            commenter = True
+            continue
         if words <= 12 and small_print(text):  # "Vine Customer Review of Free Product": the seller's notice
             units.append(Unit(text, index + offset, "p", first.region, False, False, first.context, ""))
             continue
@@ -398,7 +445,8 @@ def card_units(card: Sequence[Block], index: int) -> list[Unit]:
             info = {}
             continue
         heading = block.tag in _HEADING_TAGS
-        if (heading or (words <= 8 and text[-1:] not in ".!?\"\u201d" and text[:1] not in "\"\u201c")) and not quote:
+        short_line = words <= 8 and text[-1:] not in ".!?\"\u201d" and text[:1] not in "\"\u201c" and not commenter
+        if (heading or short_line) and not quote:  # a title (a comment under a handle has none)
             info["title"] = text
             continue
         if not quote:
