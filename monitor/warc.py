@@ -491,6 +491,14 @@ def _to_archived(record: Any) -> ArchivedRecord:
 _NOT_A_RECORD = (ArchiveLoadFailed, StatusAndHeadersParserException, zlib.error, EOFError, UnicodeError)
 
 
+class _RecordIterator(ArchiveIterator):
+    """warcio's iterator without its console note: on bytes that are not a record it writes "Record not
+    followed by newline" and the raw bytes it found to standard error before it raises; the caller's one-line
+    error says what happened instead (``claimwatch evidence`` prints exactly one line, never raw bytes)."""
+
+    INC_RECORD = ""
+
+
 def read_record(data_dir: Path, warc_path: str, offset: int, *, session: Session | None = None) -> ArchivedRecord:
     """The record a fetch row's ``warc_path``/``warc_offset`` point at: in a data-folder WARC file, or, for
     a ``db:`` path, in the database (``session`` required: the same database as the fetch row).
@@ -498,7 +506,7 @@ def read_record(data_dir: Path, warc_path: str, offset: int, *, session: Session
     ``ValueError`` when no record starts there; ``OSError`` when the file cannot be read."""
     with _record_stream(data_dir, warc_path, offset, session) as handle:
         try:
-            for record in ArchiveIterator(handle):
+            for record in _RecordIterator(handle):
                 return _to_archived(record)
         except _NOT_A_RECORD as exc:
             raise ValueError(f"no WARC record starts at {warc_path}#{offset} ({type(exc).__name__})") from exc
@@ -511,7 +519,7 @@ def raw_records(data_dir: Path, warc_path: str, offset: int, *, session: Session
     Where the record is found as with ``read_record``."""
     with _record_stream(data_dir, warc_path, offset, session) as handle:
         try:
-            spans = _record_spans(ArchiveIterator(handle))
+            spans = _record_spans(_RecordIterator(handle))
         except _NOT_A_RECORD as exc:
             raise ValueError(f"no WARC record starts at {warc_path}#{offset} ({type(exc).__name__})") from exc
         if not spans:

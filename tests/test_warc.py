@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import gzip
 import hashlib
+import io
 import json
 import os
 import resource
@@ -267,3 +268,27 @@ def test_a_page_that_could_not_be_archived_says_so_and_no_other_item_points_at_a
         assert record.url == item.url, "an item points at another page's record"
         assert item.sha256 is not None and hashlib.sha256(record.payload).hexdigest() == item.sha256
     check_with_warcio(warc_files(data))
+
+
+def test_a_record_whose_length_is_wrong_is_read_without_raw_bytes_on_the_console(tmp_path, capfd) -> None:
+    """warcio writes "Record not followed by newline" and the raw bytes it found to standard error when a
+    record's Content-Length is wrong (or an offset lands on bytes that only look like one); claimwatch says
+    what happened in its own words and never pours the raw bytes on the analyst's console."""
+    from warcio.warcwriter import WARCWriter
+
+    buffer = io.BytesIO()
+    writer = WARCWriter(buffer, gzip=False)
+    for body in (b"first record body, long enough", b"second record"):
+        writer.write_record(writer.create_warc_record("https://shop.test/p", "resource", payload=io.BytesIO(body),
+                                                      warc_content_type="text/plain"))
+    data = buffer.getvalue()
+    length = b"Content-Length: 30\r\n"
+    assert data.count(length) == 1
+    (tmp_path / "warc").mkdir()
+    (tmp_path / "warc" / "bad.warc").write_bytes(data.replace(length, b"Content-Length: 25\r\n", 1))
+    with contextlib.suppress(ValueError):
+        raw_records(tmp_path, "warc/bad.warc", 0)
+    with contextlib.suppress(ValueError):
+        read_record(tmp_path, "warc/bad.warc", 0)
+    captured = capfd.readouterr()
+    assert "not followed by newline" not in captured.err and "Remainder" not in captured.err
