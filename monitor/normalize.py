@@ -17,7 +17,7 @@ from typing import Any
 
 from lxml import etree
 
-from monitor.statements import Block
+from monitor.statements import HEADING_TAGS, Block
 
 _DROP_TAGS = frozenset(
     {
@@ -42,7 +42,6 @@ _TAG_CONTEXT = {
     "figure": "figure", "sup": "footnote",
 }
 _CARD_TAGS = frozenset({"blockquote", "figure"})
-_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
@@ -242,7 +241,7 @@ def _walk(
                 child_group = walker.groups
         if child.text:
             buffer.append(child.text)
-        if len(child) >= 3 and child_tag not in _HEADING_TAGS and _chip_row(child):
+        if len(child) >= 3 and child_tag not in HEADING_TAGS and _chip_row(child):
             for chip in child:  # one line per badge
                 if chip.text:
                     buffer.append(chip.text)

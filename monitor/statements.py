@@ -36,6 +36,10 @@ def severity_rank(severity: str) -> int:
         return -1
 
 
+#: a block's ``tag`` when it is a heading (context for the sentences under it)
+HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+
+
 @dataclass(slots=True)  # not frozen: normalisation makes ~150 a page, and frozen fields cost ~3x to set
 class Block:
     """One visible block of a page: a paragraph, list item, heading, table cell, quote...

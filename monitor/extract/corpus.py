@@ -105,10 +105,10 @@ REGULATOR_READ_BY_DEVELOPERS: dict[str, str] = {
     "VeinCure capsules keep your circulation ": _LISTED,
     "Restful Nights, for the occasional eveni": _LISTED,
     "Each capsule contains 300 mg of St. John": _LISTED,
+    "Printed on every bottle: the landmark st": _LISTED,
     # session 14: regulator_more.yaml's first two items were printed while its header was read
     "Mainstream doctors are at last adopting ": "printed with regulator_more.yaml's header (session 14)",
     "At very high doses, vitamin C works like": "printed with regulator_more.yaml's header (session 14)",
-    "Printed on every bottle: the landmark st": _LISTED,
 }
 
 

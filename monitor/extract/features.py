@@ -24,6 +24,7 @@ from monitor.extract.classification import Classification, classify_cached
 from monitor.extract.keys import fold
 from monitor.extract.rules import compiled
 from monitor.extract.vocabulary import disease_mentions, drug_mentions
+from monitor.statements import HEADING_TAGS
 
 _WORDS = re.compile(r"[a-z0-9<>]+(?:'[a-z]+)?|[!?%$#]")
 _DIGITS = re.compile(r"\d+")
@@ -32,7 +33,6 @@ _STOP = frozenset(
     ["a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "with", "at", "by", "from", "as", "is", "are",
      "was", "be", "it", "its", "this", "that", "these", "those"]
 )
-_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _CELL_TAGS = frozenset({"td", "th", "dd", "dt"})
 _CONTEXT_HINTS = ("testimonial", "blockquote", "faq", "guarantee", "disclaimer", "footnote", "table", "modal")
 _NEGATIONS = frozenset({"not", "no", "never", "can't", "cannot", "won't", "isn't", "doesn't", "don't", "nothing",
@@ -188,7 +188,7 @@ def candidate_tokens(candidate: Candidate, rules: Classification | None) -> list
 
 @lru_cache(maxsize=4096)
 def _context_tokens(tag: str, region: str, testimonial: bool, context: frozenset[str], section: str) -> tuple[str, ...]:
-    tokens = ["ctx:heading" if tag in _HEADING_TAGS else "ctx:cell" if tag in _CELL_TAGS else f"ctx:tag-{tag}",
+    tokens = ["ctx:heading" if tag in HEADING_TAGS else "ctx:cell" if tag in _CELL_TAGS else f"ctx:tag-{tag}",
               f"ctx:region-{region}"]
     if testimonial:
         tokens.append("ctx:card")

@@ -20,7 +20,7 @@ from monitor.extract.attributes import guarantee_days
 from monitor.extract.keys import fold
 from monitor.extract.lexicon import ABBREVIATIONS
 from monitor.extract.rules import compiled, matching, prefixes
-from monitor.statements import Block
+from monitor.statements import HEADING_TAGS, Block
 
 MAX_TESTIMONIAL_CHARS = 1200
 MAX_GUARANTEE_BOX_CHARS = 450
@@ -152,7 +152,6 @@ def _join(blocks: Sequence[Block]) -> str:
 
 
 _STAR_CHARS = "\u2605\u2606\u2729\u272a\u2b50"
-_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 
 
 @cache
@@ -195,7 +194,7 @@ _REVIEW_CONTROLS = re.compile(
 # time, a control or a count; it ends the comment above it
 _COMMENT_META_PART = re.compile(
     r"^(?:\d+\s*(?:s|m|h|d|w|y|mo|min|mins|hr|hrs|sec|secs|seconds?|minutes?|hours?|days?|weeks?|months?|years?)"
-    r"\s+ago|just now|yesterday|today|edited|pinned|\W*\s*pinned|reply|replies|like|likes|share|report|hide"
+    r"\s+ago|just now|yesterday|today|edited|\W*\s*pinned|reply|replies|like|likes|share|report|hide"
     r"|see translation|view \d+ more repl(?:y|ies)"
     r"|(?:\W{1,2}\s*)?\d[\d,.]*\s*[km]?(?:\s+(?:likes?|replies|reactions?))?"
     r"|(?:creator|author|admin|moderator|top fan)|[^\w\s]{1,3})$",
@@ -205,7 +204,6 @@ _COMMENT_META_PART = re.compile(
 # letters, digits, dots and underscores, in lower case, with an optional badge
 _HANDLE = re.compile(r"^@?[a-z0-9][a-z0-9._]{2,30}(?:\s*[\u00b7|\u2022]\s*(?:creator|author|admin|moderator|top fan"
                      r"|verified(?: buyer| purchase)?))?$", re.IGNORECASE)
-_HANDLE_CHARS = re.compile(r"[a-z0-9._@]+")
 
 
 def _comment_meta(text: str) -> bool:
@@ -444,7 +442,7 @@ def card_units(card: Sequence[Block], index: int) -> list[Unit]:
             close()
             info = {}
             continue
-        heading = block.tag in _HEADING_TAGS
+        heading = block.tag in HEADING_TAGS
         short_line = words <= 8 and text[-1:] not in ".!?\"\u201d" and text[:1] not in "\"\u201c" and not commenter
         if (heading or short_line) and not quote:  # a title (a comment under a handle has none)
             info["title"] = text
@@ -472,7 +470,7 @@ def segment(blocks: Sequence[Block]) -> list[Unit]:
     while index < count:
         block = blocks[index]
         context = block.context
-        if block.tag in _HEADING_TAGS and block.region in ("main", "footer"):
+        if block.tag in HEADING_TAGS and block.region in ("main", "footer"):
             section = " ".join(block.text.split())[:120]
         if block.group >= 0 and not _TESTIMONIAL_CONTEXT.isdisjoint(context):
             end = index + 1
@@ -502,7 +500,7 @@ def segment(blocks: Sequence[Block]) -> list[Unit]:
                 # a seal of its own ("100% satisfaction guaranteed.") beside the box's other promise stands apart
                 seals = [b for b in run[1:] if _guarantee_type(b.text) == "satisfaction"]
                 kept = [b for b in run if b not in seals]
-                if seals and any(b.tag not in _HEADING_TAGS for b in kept):
+                if seals and any(b.tag not in HEADING_TAGS for b in kept):
                     units += [Unit(part, index, block.tag, block.region, False, True, context, section)
                               for part in box_promises(_join(kept))]
                     for seal in seals:
@@ -522,7 +520,7 @@ def segment(blocks: Sequence[Block]) -> list[Unit]:
             index += 1
             continue
         # a heading is read whole: "SHRINK YOUR PROSTATE. SLEEP THROUGH THE NIGHT." is one headline
-        whole = block.tag in _HEADING_TAGS and len(block.text.split()) <= _HEADLINE_WORDS
+        whole = block.tag in HEADING_TAGS and len(block.text.split()) <= _HEADLINE_WORDS
         for sentence in [" ".join(block.text.split())] if whole else _quotes_kept(_split_cached(block.text)):
             units.append(Unit(sentence, index, block.tag, block.region, False, False, context, section))
         index += 1
