@@ -24,7 +24,7 @@ from monitor.extract.keys import fold
 from monitor.extract.model import REASONS, StatementModel
 from monitor.extract.rules import compiled
 from monitor.extract.segmentation import segment
-from monitor.extract.training import corpus_examples, fit_estimators
+from monitor.extract.training import PARAMETERS, corpus_examples, fit, fit_estimators, fit_network
 from monitor.extract.vocabulary import _first_words, _singular, disease_mentions, vocabulary
 from monitor.statements import Block, Finding, Statement
 
@@ -147,6 +147,52 @@ def test_the_saved_model_predicts_what_the_fitted_one_does(tmp_path: Path) -> No
     assert (loaded.version, loaded.labels, loaded.none_threshold) == ("test", model.labels, 0.7)
     tokens = [t for page in _pages()[::6] for t in _tokens_of(page)]
     assert loaded.predict(tokens) == model.predict(tokens)
+
+
+@cache
+def _fitted_with_network() -> tuple[Any, Any, Any, StatementModel]:
+    """The own train pages' estimators with a small network beside the linear model, and their model."""
+    vectorizer, classifier, _ = _fitted()
+    examples = corpus_examples([p for p in _pages() if p.source == "own" and p.split == "train"])
+    network = fit_network(vectorizer, examples, {"hidden_units": 8, "epochs": 3, "batch_size": 128})
+    model = StatementModel.fitted("test", vectorizer, classifier, 0.7, network=network, blend=0.4)
+    return vectorizer, classifier, network, model
+
+
+def test_the_blended_model_computes_what_scikit_learn_computes() -> None:
+    """The network's probabilities are MLPClassifier.predict_proba's (with its first layer's weights rounded as
+    the shipped file stores them), blended with the linear model's in the model's proportion."""
+    import copy
+
+    vectorizer, classifier, network, model = _fitted_with_network()
+    assert model.hidden_coef.shape == (len(model.feature_names), 8) and model.blend == 0.4
+    rounded = copy.deepcopy(network)
+    rounded.coefs_[0] = network.coefs_[0].astype(numpy.float16).astype(numpy.float32)
+    tokens = [t for page in _pages()[::5] for t in _tokens_of(page)]
+    plain = vectorizer.transform(tokens)
+    expected = 0.4 * rounded.predict_proba(plain.astype(numpy.float32)) + 0.6 * classifier.predict_proba(plain)
+    blended = model.probabilities(model.matrix(tokens))
+    assert numpy.allclose(blended, expected, rtol=1e-5, atol=1e-6)
+    # the network moves probabilities: a blend that equalled the linear model would test nothing
+    assert not numpy.allclose(blended, classifier.predict_proba(plain), atol=1e-3)
+
+
+def test_the_saved_blended_model_predicts_what_the_fitted_one_does(tmp_path: Path) -> None:
+    _, _, _, model = _fitted_with_network()
+    model.save(tmp_path / "model.npz")
+    loaded = StatementModel.read(tmp_path / "model.npz")
+    assert loaded.blend == 0.4 and loaded.hidden_coef.dtype == numpy.float32
+    with numpy.load(tmp_path / "model.npz") as arrays:
+        assert arrays["hidden_coef"].dtype == numpy.float16  # half the file
+    tokens = [t for page in _pages()[::6] for t in _tokens_of(page)]
+    assert loaded.predict(tokens) == model.predict(tokens)
+
+
+def test_no_hidden_units_is_the_linear_model_alone() -> None:
+    examples = corpus_examples([p for p in _pages() if p.source == "own" and p.split == "train"])
+    model = fit(examples, {"hidden_units": 0})
+    assert model.hidden_coef is None and model.blend == 0.0
+    assert PARAMETERS["hidden_units"] > 0  # the shipped model has its network
 
 
 def test_predicting_imports_sparse_product_but_not_scikit_learn() -> None:

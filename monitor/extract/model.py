@@ -1,14 +1,16 @@
 """The statement model: tokens of a candidate sentence -> "none" or a kind/type, with its reasons.
 
 A multinomial logistic regression (scikit-learn) over TF-IDF weights of the tokens from
-``monitor.extract.features``, trained by ``scripts/train_model.py`` from the labelled corpus in
+``monitor.extract.features``, blended with a small neural network over the same weights (scikit-learn's
+``MLPClassifier``: one hidden layer of rectified units, which sees the pairs of features a linear model cannot:
+a disease term *and* a product as subject), trained by ``scripts/train_model.py`` from the labelled corpus in
 ``tests/corpus`` (see ``monitor.extract.training``). The fitted model ships as numpy arrays in
 ``monitor/extract/data/statement_model.npz``, written by that script and loaded once per process (no
 network, no hub, no pickle; predicting needs numpy and SciPy's sparse product only). Its ``version`` is a
 hash of the training data and parameters; it is part of ``EXTRACTOR_VERSION``, so ``claimwatch reextract``
 applies a new model to stored pages.
 
-Reasons: for the label it predicts, the model's largest contributions (TF-IDF weight x coefficient) are
+Reasons: for the label it predicts, the linear model's largest contributions (TF-IDF weight x coefficient) are
 kept, e.g. ``("cure", "~arthri", "dz:musculoskeletal")``: what an analyst sees in the export and report.
 """
 
@@ -81,6 +83,13 @@ class StatementModel:
     # when at least this probable (a missed claim costs more than a flagged sentence; disease keeps the lower
     # bar, its precision being the weaker figure)
     claim_none_threshold: float | None = None
+    # the network beside the linear model (one hidden layer of rectified units, a softmax over the labels): its
+    # probabilities are blended with the linear model's, ``blend`` their share; without it, the linear model alone
+    hidden_coef: Any = None  # (columns x units), stored as float16
+    hidden_intercept: Any = None  # (units,)
+    output_coef: Any = None  # (units x labels)
+    output_intercept: Any = None  # (labels,)
+    blend: float = 0.0
 
     def __post_init__(self) -> None:
         import numpy
@@ -94,6 +103,13 @@ class StatementModel:
         self.coef = numpy.asarray(self.coef, dtype=numpy.float64)
         self.intercept = numpy.asarray(self.intercept, dtype=numpy.float64)
         self._coef_t = numpy.ascontiguousarray(self.coef.T)
+        if self.hidden_coef is not None:
+            # float16 on disk (half the file; the rounding is the same for a fresh fit and the shipped file, so
+            # both predict alike), float32 to compute with
+            self.hidden_coef = numpy.asarray(self.hidden_coef, dtype=numpy.float16).astype(numpy.float32)
+            self.hidden_intercept = numpy.asarray(self.hidden_intercept, dtype=numpy.float64)
+            self.output_coef = numpy.asarray(self.output_coef, dtype=numpy.float64)
+            self.output_intercept = numpy.asarray(self.output_intercept, dtype=numpy.float64)
         if self.claim_none_threshold is None:
             self.claim_none_threshold = self.none_threshold
         # per label, the bar "none" must clear when that label is the runner-up
@@ -103,11 +119,20 @@ class StatementModel:
 
     @classmethod
     def fitted(cls, version: str, vectorizer: Any, classifier: Any, none_threshold: float,
-               min_probability: float = 0.0, claim_none_threshold: float | None = None) -> StatementModel:
-        """From a fitted scikit-learn ``TfidfVectorizer(analyzer=identity)`` and ``LogisticRegression``."""
+               min_probability: float = 0.0, claim_none_threshold: float | None = None, network: Any = None,
+               blend: float = 0.0) -> StatementModel:
+        """From a fitted scikit-learn ``TfidfVectorizer(analyzer=identity)`` and ``LogisticRegression``, and
+        optionally an ``MLPClassifier`` with one hidden layer fitted on the same rows (``network``)."""
+        labels = [str(label) for label in classifier.classes_]
+        layers: dict[str, Any] = {}
+        if network is not None:
+            if [str(label) for label in network.classes_] != labels or len(network.coefs_) != 2:
+                raise ValueError("the network must have one hidden layer and the linear model's labels")
+            layers = {"hidden_coef": network.coefs_[0], "hidden_intercept": network.intercepts_[0],
+                      "output_coef": network.coefs_[1], "output_intercept": network.intercepts_[1], "blend": blend}
         return cls(version, vectorizer.get_feature_names_out(), vectorizer.idf_, bool(vectorizer.sublinear_tf),
-                   classifier.coef_, classifier.intercept_, [str(label) for label in classifier.classes_],
-                   none_threshold, min_probability, claim_none_threshold)
+                   classifier.coef_, classifier.intercept_, labels, none_threshold, min_probability,
+                   claim_none_threshold, **layers)
 
     def save(self, path: Any) -> None:
         """Write the model as a compressed numpy archive (no pickles)."""
@@ -118,7 +143,11 @@ class StatementModel:
             sublinear=numpy.bool_(self.sublinear), coef=self.coef, intercept=self.intercept,
             labels=numpy.asarray(self.labels, dtype=str), none_threshold=numpy.float64(self.none_threshold),
             min_probability=numpy.float64(self.min_probability),
-            claim_none_threshold=numpy.float64(self.claim_none_threshold))
+            claim_none_threshold=numpy.float64(self.claim_none_threshold),
+            **({} if self.hidden_coef is None else {
+                "hidden_coef": self.hidden_coef.astype(numpy.float16), "hidden_intercept": self.hidden_intercept,
+                "output_coef": self.output_coef, "output_intercept": self.output_intercept,
+                "blend": numpy.float64(self.blend)}))
 
     @classmethod
     def read(cls, path: Any) -> StatementModel:
@@ -126,9 +155,14 @@ class StatementModel:
 
         with numpy.load(path, allow_pickle=False) as arrays:
             claim_bar = float(arrays["claim_none_threshold"]) if "claim_none_threshold" in arrays.files else None
+            layers: dict[str, Any] = {}
+            if "hidden_coef" in arrays.files:
+                layers = {name: arrays[name] for name in
+                          ("hidden_coef", "hidden_intercept", "output_coef", "output_intercept")}
+                layers["blend"] = float(arrays["blend"])
             return cls(str(arrays["version"]), arrays["terms"], arrays["idf"], bool(arrays["sublinear"]),
                        arrays["coef"], arrays["intercept"], arrays["labels"].tolist(),
-                       float(arrays["none_threshold"]), float(arrays["min_probability"]), claim_bar)
+                       float(arrays["none_threshold"]), float(arrays["min_probability"]), claim_bar, **layers)
 
     @property
     def feature_names(self) -> list[str]:
@@ -168,10 +202,12 @@ class StatementModel:
         return Rows(data, indices, indptr, row_of_entry)
 
     def probabilities(self, matrix: Rows) -> Any:
-        """What ``classifier.predict_proba`` gives: the softmax of the linear scores (multinomial model).
+        """The label probabilities of each row: the linear model's, blended with the network's when there is one.
 
-        The scores are SciPy's sparse product, as scikit-learn computes them (``safe_sparse_dot``), then the
-        intercept; the softmax is scikit-learn's, step by step.
+        The linear model's are what ``classifier.predict_proba`` gives: the softmax of the linear scores
+        (multinomial model), the scores SciPy's sparse product, as scikit-learn computes them
+        (``safe_sparse_dot``), then the intercept, the softmax scikit-learn's, step by step. The network's are
+        ``MLPClassifier.predict_proba``'s arithmetic: rectified hidden units, then a softmax.
         """
         import numpy
         from scipy.sparse import csr_matrix
@@ -180,10 +216,18 @@ class StatementModel:
         weights = csr_matrix((matrix.data, matrix.indices, matrix.indptr), shape=(rows, self._width))
         scores = numpy.asarray(weights @ self._coef_t, dtype=numpy.float64)
         scores += self.intercept
-        scores -= scores.max(axis=1).reshape((-1, 1))
-        numpy.exp(scores, out=scores)
-        scores /= scores.sum(axis=1).reshape((-1, 1))
-        return scores
+        linear = _softmax(scores)
+        if self.hidden_coef is None or not self.blend:
+            return linear
+        # single precision on both sides: a float64 row times float32 weights would copy the weights to float64
+        # at every call
+        single = csr_matrix((matrix.data.astype(numpy.float32), matrix.indices, matrix.indptr),
+                            shape=(rows, self._width))
+        hidden = numpy.asarray(single @ self.hidden_coef, dtype=numpy.float64)
+        hidden += self.hidden_intercept
+        numpy.maximum(hidden, 0.0, out=hidden)
+        network = _softmax(hidden @ self.output_coef + self.output_intercept)
+        return self.blend * network + (1.0 - self.blend) * linear
 
     def predict(self, token_lists: Sequence[list[str]]) -> list[Prediction]:
         """One prediction per candidate, in order."""
@@ -226,6 +270,16 @@ class StatementModel:
         labels = self.labels
         return [Prediction(labels[label], probability, tuple(reasons[row]) if row in reasons else ())
                 for row, (label, probability) in enumerate(zip(best.tolist(), chosen.tolist(), strict=True))]
+
+
+def _softmax(scores: Any) -> Any:
+    """Row-wise softmax, in place (scikit-learn's steps)."""
+    import numpy
+
+    scores -= scores.max(axis=1).reshape((-1, 1))
+    numpy.exp(scores, out=scores)
+    scores /= scores.sum(axis=1).reshape((-1, 1))
+    return scores
 
 
 @cache
