@@ -337,3 +337,27 @@ def test_a_headline_of_several_short_sentences_is_one_statement() -> None:
         ("SHRINK YOUR PROSTATE. SLEEP THROUGH THE NIGHT.", "disease"),
         ("Saw palmetto supports prostate health.", "structure_function"),
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We\u2019re performing some maintenance at the moment.",
+        "Our website is down for maintenance.",
+        "Our team is performing maintenance on the store.",
+        "The shop is undergoing scheduled maintenance until 6 a.m.",
+    ],
+)
+def test_the_sites_own_upkeep_is_no_claim(text: str) -> None:
+    """A maintenance notice speaks of the shop, not of a body: it must never become a claim that a confirmed
+    maintenance page would then report as added (tests/test_outage.py)."""
+    assert kinds(text) == []
+    assert kinds(text, tag="h1") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Supports the maintenance of healthy bones.", "Helps with the maintenance of normal blood pressure."],
+)
+def test_the_bodys_maintenance_is_still_a_claim(text: str) -> None:
+    assert kinds(text) == [("claim", "structure_function")]

@@ -45,7 +45,7 @@ __all__ = ["RULES_VERSION", "PageAnalysis", "analyse_page", "clear_caches", "ext
 
 # bump whenever rules, lexicons, vocabulary, features or segmentation change: stored statements are
 # re-extracted under the new version (the model's own version is appended by ``extractor_version``)
-RULES_VERSION = "2026.12"
+RULES_VERSION = "2026.12.1"
 _DSHEA_RULES = frozenset({"dshea_evaluated", "dshea_not_intended"})
 RULE_KINDS_KEPT: frozenset[str] = frozenset({"guarantee", "disclaimer"})
 _AUTHORITY_WORDS = (
@@ -241,6 +241,8 @@ def _decision(candidate: Candidate, rules: Classification | None,
     # "is not guaranteed to stop every cramp": a hedge, not a promise (unless the rules see a disclaimer in it)
     if kind != "disclaimer" and rules is None and compiled().guarantee_negation.search(folded):
         return None
+    if kind == "claim" and not candidate.testimonial and _SITE_UPKEEP.search(folded):
+        return None
     agreed = rules is not None and rules.kind == kind and rules.type == type_
     if kind == "claim" and rules is None and not candidate.testimonial and _plain_fact(candidate, folded):
         return None
@@ -268,6 +270,10 @@ def _decide_all(candidates: Sequence[Candidate]) -> list[Classification | None]:
 
 
 # explicit traps (TAXONOMY.md): plain facts are not claims, whatever their words
+# the site's own upkeep ("We're performing some maintenance at the moment", "Our website is down for
+# maintenance"): a notice about the shop, not about a body; "maintenance of healthy bones" is not matched
+_SITE_UPKEEP = re.compile(r"\b(?:down for|under(?:going)?|perform(?:s|ing)?|carrying out|scheduled|planned)"
+                          r" (?:some |scheduled |planned |a bit of )?maintenance\b|\bmaintenance (?:mode|window)\b")
 _ROLE_FACT = re.compile(r"\bplays? (?:a|an) (?:\w+ )?role in\b|\bis (?:responsible for|involved in)\b")
 _PREVALENCE = re.compile(
     r"^(?:studies|research|surveys?|data) (?:show|suggest|find|estimate)s? (?:that )?(?:about |around |up to |nearly "
