@@ -154,7 +154,9 @@ def _fitted_with_network() -> tuple[Any, Any, Any, StatementModel]:
     """The own train pages' estimators with a small network beside the linear model, and their model."""
     vectorizer, classifier, _ = _fitted()
     examples = corpus_examples([p for p in _pages() if p.source == "own" and p.split == "train"])
-    network = fit_network(vectorizer, examples, {"hidden_units": 8, "epochs": 3, "batch_size": 128})
+    rows = vectorizer.transform([example.tokens for example in examples])
+    network = fit_network(rows, [example.label for example in examples],
+                          {"hidden_units": 8, "epochs": 3, "batch_size": 128})
     model = StatementModel.fitted("test", vectorizer, classifier, 0.7, network=network, blend=0.4)
     return vectorizer, classifier, network, model
 

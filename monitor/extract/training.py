@@ -144,6 +144,12 @@ def pin_blas_kernels() -> None:
 
 def fit_estimators(examples: Sequence[Example], parameters: dict[str, object] | None = None) -> tuple[Any, Any]:
     """The fitted scikit-learn ``TfidfVectorizer`` and ``LogisticRegression`` (deterministic)."""
+    vectorizer, classifier, _ = _fit_linear(examples, parameters)
+    return vectorizer, classifier
+
+
+def _fit_linear(examples: Sequence[Example], parameters: dict[str, object] | None) -> tuple[Any, Any, Any]:
+    """``fit_estimators``, and the examples' TF-IDF rows (the network learns from the same rows)."""
     import numpy
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -156,12 +162,12 @@ def fit_estimators(examples: Sequence[Example], parameters: dict[str, object] | 
     classifier = LogisticRegression(C=float(params["C"]), class_weight=params["class_weight"],  # type: ignore[arg-type]
                                     max_iter=int(params["max_iter"]), solver="lbfgs")  # type: ignore[call-overload]
     classifier.fit(matrix, labels)
-    return vectorizer, classifier
+    return vectorizer, classifier, matrix
 
 
-def fit_network(vectorizer: Any, examples: Sequence[Example], parameters: dict[str, object]) -> Any:
-    """scikit-learn's ``MLPClassifier`` (one hidden layer of rectified units) on the vectorizer's rows of the
-    examples, or None when ``hidden_units`` is 0. A fixed number of passes (``epochs``) with a fixed seed: the
+def fit_network(rows: Any, labels: Sequence[str], parameters: dict[str, object]) -> Any:
+    """scikit-learn's ``MLPClassifier`` (one hidden layer of rectified units) on the examples' TF-IDF rows and
+    labels, or None when ``hidden_units`` is 0. A fixed number of passes (``epochs``) with a fixed seed: the
     same data gives the same network (scikit-learn's warning that it has not converged is expected). It learns
     in single precision: twice as fast, and the shipped weights are stored rounded further (float16)."""
     params: dict[str, Any] = {**PARAMETERS, **parameters}
@@ -178,18 +184,17 @@ def fit_network(vectorizer: Any, examples: Sequence[Example], parameters: dict[s
                             max_iter=int(params["epochs"]), batch_size=int(params["batch_size"]),
                             learning_rate_init=float(params["learning_rate"]), random_state=0,
                             n_iter_no_change=1_000_000)
-    rows = vectorizer.transform([example.tokens for example in examples]).astype(numpy.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        network.fit(rows, [example.label for example in examples])
+        network.fit(rows.astype(numpy.float32), list(labels))
     return network
 
 
 def fit(examples: Sequence[Example], parameters: dict[str, object] | None = None) -> StatementModel:
     """Fit the model on examples (deterministic): its arrays, as the package ships them."""
     params = {**PARAMETERS, **(parameters or {})}
-    vectorizer, classifier = fit_estimators(examples, params)
-    network = fit_network(vectorizer, examples, params)
+    vectorizer, classifier, rows = _fit_linear(examples, params)
+    network = fit_network(rows, [example.label for example in examples], params)
     return StatementModel.fitted(data_version(examples, params), vectorizer, classifier,
                                  float(params["none_threshold"]), float(params["min_probability"]),  # type: ignore[arg-type]
                                  float(params["claim_none_threshold"]), network, float(params["blend"]))  # type: ignore[arg-type]
