@@ -11,11 +11,11 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import sys
-from functools import cache
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from corpuskit import all_pages
 
 from monitor.extract import classification, extract_statements, rules
 from monitor.extract.corpus import READ_BY_DEVELOPERS, REGULATOR_READ_BY_DEVELOPERS
@@ -42,9 +42,8 @@ def _load_scoring() -> ModuleType:
 scoring = _load_scoring()
 
 
-@cache
 def _pages() -> tuple[object, ...]:
-    return tuple(scoring.all_pages(seeds=True))
+    return all_pages()
 
 
 def _of(source: str, split: str | None = None) -> list[object]:
