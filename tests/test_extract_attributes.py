@@ -282,3 +282,18 @@ def test_a_trial_period_before_a_guarantee_is_part_of_the_promise() -> None:
     (statement,) = extract_statements([Block(text)])
     assert (statement.kind, statement.type, statement.text) == ("guarantee", "money_back", text)
     assert statement.attributes["days"] == 90
+
+
+def test_a_trial_lead_joins_its_guarantee_whatever_the_model_made_of_it() -> None:
+    """The merge above must not hang on the model's reading of the trial sentence: a lead that is no statement
+    ("Try ... for up to 90 days.") joins the guarantee after it in the same paragraph even when that guarantee
+    names its own period; a lead that is not a trial joins only a guarantee without a period."""
+    from monitor.extract import _sets_the_period
+    from monitor.extract.classification import Classification
+    from monitor.extract.segmentation import Unit
+
+    guarantee = (Unit("If you are not satisfied, contact us within 90 days for a full refund.", 3),
+                 Classification("guarantee", "money_back", "model", (), {"days": 90}))
+    assert _sets_the_period(Unit("Try NightHold PM for up to 90 days.", 3), guarantee)
+    assert not _sets_the_period(Unit("Not in love after sixty days?", 3), guarantee)  # it names its own period
+    assert not _sets_the_period(Unit("Try NightHold PM for up to 90 days.", 2), guarantee)  # another paragraph

@@ -91,6 +91,17 @@ def test_a_page_named_for_what_it_is_names_no_product(title: str) -> None:
     assert product_names(html, html_to_blocks(html)) == ()
 
 
+@pytest.mark.parametrize("heading", ["We\u2019ll be back soon!", "Say goodbye to joint pain!", "Why your knees ache",
+                                     "Is it arthritis or just age?"])
+def test_a_main_heading_that_reads_as_a_sentence_names_no_product(heading: str) -> None:
+    """A headline is no name: read as the product's name, its words would all become ``<product>`` and the model
+    would see "<product> !" (a maintenance page's "We'll be back soon!" came out as a disease claim)."""
+    html = f"<html><body><h1>{heading}</h1><p>Sorry for the inconvenience.</p></body></html>"
+    assert product_names(html, html_to_blocks(html)) == ()
+    named = "<html><body><h1>Amber Root Joint Formula</h1></body></html>"
+    assert product_names(named, html_to_blocks(named)) == ("amber root joint formula", "amber root")
+
+
 def test_a_plainly_named_product_is_the_subject_of_its_claims() -> None:
     html = """<html><head><script type="application/ld+json">{"@type": "Product", "name": "Amber Root"}</script>
     </head><body><p>Amber Root treats the swelling of arthritis in days.</p></body></html>"""

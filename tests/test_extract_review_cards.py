@@ -85,6 +85,7 @@ def test_endorsement_notices_are_other_disclaimers(text: str) -> None:
     ("text", "reviewer"),
     [
         ("Jo K. \u00b7 Verified Buyer \u00b7 2 weeks ago", "Jo K."),
+        ("Walt J. \u00b7 \u2714 Verified Buyer \u00b7 1 day ago", "Walt J."),  # a check mark before the badge
         ("Sam D., Leeds | June 4, 2025 | Verified Purchase", "Sam D., Leeds"),
         ("Free shipping \u00b7 30-day returns", None),
         ("Magnesium Glycinate \u00b7 120 capsules", None),
@@ -139,10 +140,15 @@ def test_a_thread_of_comments_under_handles_is_one_quote_per_comment() -> None:
               if s.type == "testimonial"]
     assert quotes == [("juniper.hollow", "this tea ended my IBS flare-ups in a week"),
                       ("maeve.k", "no more 3am heartburn since I switched")]
-    units = [u for u in segment(html_to_blocks(SOCIAL_THREAD)) if u.testimonial]
-    assert [u.text for u in units] == ["this tea ended my IBS flare-ups in a week", "so glad it helped you!!",
-                                       "no more 3am heartburn since I switched"]
-    assert [(u.card or {}).get("reviewer") for u in units] == ["juniper.hollow", "tom_wilde", "maeve.k"]
+    units = segment(html_to_blocks(SOCIAL_THREAD))
+    quoted = [u for u in units if u.testimonial]
+    assert [u.text for u in quoted] == ["this tea ended my IBS flare-ups in a week",
+                                        "no more 3am heartburn since I switched"]
+    assert [(u.card or {}).get("reviewer") for u in quoted] == ["juniper.hollow", "maeve.k"]
+    # the creator's reply ("tom_wilde \u00b7 Creator") is the seller's words, not a customer's: a unit of its own,
+    # read like any sentence of the seller's (here no statement at all)
+    (reply,) = [u for u in units if u.text == "so glad it helped you!!"]
+    assert not reply.testimonial and reply.card is None
 
 
 @pytest.mark.parametrize(("text", "meta"), [
@@ -151,3 +157,36 @@ def test_a_thread_of_comments_under_handles_is_one_quote_per_comment() -> None:
 ])
 def test_comment_metadata_lines(text: str, meta: bool) -> None:
     assert _comment_meta(text) is meta
+
+
+# review cards whose class names say nothing (a framework's generated names): a row of stars, a title, the
+# quote, the byline; and above them the shop's own rating summary and a claim of the seller's
+UNNAMED_CARDS = """<html><body><main><h2>Reviews</h2>
+<div class="x9f2a"><span>\u2605\u2605\u2605\u2605\u2605</span> 4.8 from 2,140 reviews</div>
+<p class="k1">Our drops support restful sleep.</p>
+<div class="x1a2b"><div class="x3c4d">\u2605\u2605\u2605\u2605\u2605</div><div class="x5e6f">Quiet at last</div>
+<p>Twelve years of ringing in my ears. By week four it had faded. Now I barely notice it at night.</p>
+<div class="x7g8h">Walt J. &middot; <span>\u2714 Verified Buyer</span> &middot; 1 day ago</div>
+<div class="x9i0j">Shop replied: thank you, Walt!</div></div>
+<div class="x1a2b"><div class="x3c4d">\u2605\u2605\u2605\u2605\u2606</div><div class="x5e6f">Slow start</div>
+<p>Took a month. Then my afternoons were calmer. I sleep through most nights now.</p>
+<div class="x7g8h">Ines R. &middot; Verified Buyer &middot; 3 weeks ago</div></div>
+</main></body></html>"""
+
+
+def test_a_card_its_markup_does_not_name_is_one_quote_with_its_reviewer_stars_and_title() -> None:
+    units = segment(html_to_blocks(UNNAMED_CARDS))
+    quotes = [unit for unit in units if unit.testimonial]
+    assert [unit.text for unit in quotes] == [
+        "Twelve years of ringing in my ears. By week four it had faded. Now I barely notice it at night.",
+        "Took a month. Then my afternoons were calmer. I sleep through most nights now.",
+    ]
+    assert [unit.card for unit in quotes] == [
+        {"stars": 5.0, "title": "Quiet at last", "reviewer": "Walt J.", "verified": True},
+        {"stars": 4.0, "title": "Slow start", "reviewer": "Ines R.", "verified": True},
+    ]
+    texts = [unit.text for unit in units]
+    # the rating summary (not stars alone) opens no card; the seller's claim and reply stay their own units
+    assert "Our drops support restful sleep." in texts
+    assert "Shop replied: thank you, Walt!" in texts
+    assert not any("Verified Buyer" in text or text == "Walt J." for text in texts)

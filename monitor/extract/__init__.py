@@ -45,7 +45,7 @@ __all__ = ["RULES_VERSION", "PageAnalysis", "analyse_page", "clear_caches", "ext
 
 # bump whenever rules, lexicons, vocabulary, features or segmentation change: stored statements are
 # re-extracted under the new version (the model's own version is appended by ``extractor_version``)
-RULES_VERSION = "2026.12.1"
+RULES_VERSION = "2026.12.2"
 _DSHEA_RULES = frozenset({"dshea_evaluated", "dshea_not_intended"})
 RULE_KINDS_KEPT: frozenset[str] = frozenset({"guarantee", "disclaimer"})
 _AUTHORITY_WORDS = (
@@ -123,10 +123,14 @@ def _period_lead(lead: Unit, current: tuple[Unit, Classification]) -> str | None
 def _sets_the_period(lead: Unit, current: tuple[Unit, Classification]) -> bool:
     """Whether the sentence before a guarantee gives its period: "Not in love after sixty days? Send back any
     unopened bottles for a refund", "Try it for two full months. If you're not happy, return it..." (a lead-in
-    that is no statement itself, before a guarantee that names no period)."""
+    that is no statement itself, before a guarantee that names no period). A trial period ("Try NightHold PM for
+    up to 90 days.") is part of the promise after it whether or not that names a period too, as when the model
+    reads the trial as a statement of its own (``_trial_before``)."""
     found = current[1]
-    return (found.attributes.get("days") is None and not found.attributes.get("lifetime")
-            and _period_lead(lead, current) is not None)
+    folded = _period_lead(lead, current)
+    if folded is None:
+        return False
+    return folded.startswith("try ") or (found.attributes.get("days") is None and not found.attributes.get("lifetime"))
 
 
 def _trial_before(previous: tuple[Unit, Classification], current: tuple[Unit, Classification]) -> bool:

@@ -166,6 +166,21 @@ def _head_names_bs4(markup: str) -> list[tuple[str, bool]]:
     return found
 
 
+# a heading that opens as a sentence does ("We'll be back soon!", "Why your knees ache"): no product's name
+_SENTENCE_OPENERS = frozenset({"we", "we'll", "we're", "we've", "i", "i'm", "i've", "you", "you'll", "you're", "it",
+                               "it's", "this", "our", "your", "my", "why", "how", "what", "when", "is", "are", "do",
+                               "does", "can"})
+
+
+def _sentence(heading: str) -> bool:
+    """Whether a main heading reads as a sentence or a headline, not a name: it ends in a full stop, "!" or "?"
+    ("Say goodbye to joint pain!": read as the product's name, the headline's words would all become
+    ``<product>``), or opens with a pronoun or a question word."""
+    folded = fold(heading).rstrip()
+    words = folded.split()
+    return folded.endswith((".", "!", "?")) or (bool(words) and words[0] in _SENTENCE_OPENERS)
+
+
 def product_names(html: str | bytes, blocks: Sequence[Block]) -> tuple[str, ...]:
     """The page's product names, folded (lower case), longest first, from its head, JSON-LD and h1."""
     text = html.decode("utf-8", "replace") if isinstance(html, bytes) else html
@@ -175,7 +190,7 @@ def product_names(html: str | bytes, blocks: Sequence[Block]) -> tuple[str, ...]
     if head or scripts:
         found += _head_names((head.group(0) if head else "") + scripts)
     h1 = next((block.text for block in blocks if block.tag == "h1"), None)
-    if h1 and len(h1.split()) <= MAX_NAME_WORDS:
+    if h1 and len(h1.split()) <= MAX_NAME_WORDS and not _sentence(h1):
         found.append((h1, False))
     names: list[str] = []
     for name, brand_word in found:

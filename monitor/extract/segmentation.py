@@ -2,8 +2,10 @@
 
 Kept together: a testimonial (every block of one quote card: quote + attribution; the card's small print -
 "Results may vary", "received a free bottle in exchange for an honest review" - is not the customer's and
-stands apart), a small guarantee box (a short run of blocks whose container names a guarantee), and the
-two-sentence DSHEA disclaimer (merged later, in ``extract_statements``, once both halves are recognised).
+stands apart; a card is one by its class names, or, whatever its markup, as a line of star glyphs followed by
+a quote and a reviewer's byline; a creator's reply in a thread is the seller's, not a quote), a small
+guarantee box (a short run of blocks whose container names a guarantee), and the two-sentence DSHEA
+disclaimer (merged later, in ``extract_statements``, once both halves are recognised).
 Everything else is split into sentences, with abbreviations ("Dr.", "U.S.", "mg.") and footnote markers
 ("cramps.2 Next") handled, and on line breaks and inline bullet separators (" \u2022 ", " \u00b7 ", " | ").
 A reviewer's byline ("Jess T. \u00b7 Verified Buyer \u00b7 2 days ago") is never a unit: it describes the quote.
@@ -211,6 +213,11 @@ def _comment_meta(text: str) -> bool:
     return bool(parts) and len(parts) <= 6 and all(_COMMENT_META_PART.match(part) for part in parts)
 
 
+# the badge a thread gives the page's own author or shop ("tom_wilde \u00b7 Creator", "nordleaf | Brand")
+_SELLER_BADGE = re.compile(
+    r"[\u00b7|\u2022]\s*(?:creator|author|brand|seller|shop|store|official|admin|moderator|team)\s*$", re.IGNORECASE)
+
+
 def _handle(text: str) -> str | None:
     """A commenter's handle, or None: lower case ("marco.still.here") or with a dot or underscore in it, never
     a plain word of a sentence ("Thanks")."""
@@ -234,6 +241,9 @@ _BYLINE_META = re.compile(
 _BYLINE_PLACE = re.compile(r"^[A-Z][a-z]+(?: [A-Z][a-z]+)?(?:,? [A-Z][A-Za-z]+)?$|^(?:age )?\d{2}$")
 
 
+_CHECK_MARKS = "\u2713\u2714\u2705\u2611 "
+
+
 def byline(text: str) -> dict[str, object] | None:
     """A reviewer's byline and nothing else ("Jess T. \u00b7 Verified Buyer \u00b7 2 days ago", "Nate J. \u00b7
     October 24, 2024 \u00b7 Verified Buyer"): the reviewer and ``verified``, or None. It describes the quote
@@ -243,7 +253,7 @@ def byline(text: str) -> dict[str, object] | None:
         return None
     if parts[0].lower().startswith(("verified", "reviewed", "posted")):
         return None  # a marketplace line ("Verified Purchase \u00b7 ..."): _REVIEW_META's
-    meta = [part for part in parts[1:] if part]
+    meta = [part.lstrip(_CHECK_MARKS) for part in parts[1:] if part]  # "\u2714 Verified Buyer"
     if not meta or not all(_BYLINE_META.match(part) or _BYLINE_PLACE.match(part) for part in meta):
         return None
     if not any(_BYLINE_META.match(part) for part in meta):
@@ -366,8 +376,11 @@ def card_units(card: Sequence[Block], index: int) -> list[Unit]:
         nonlocal quote
         if quote:
             text = " ".join(quote)
-            units.append(Unit(text, quote_block, "blockquote", first.region, True, False, first.context, "",
-                              {k: v for k, v in info.items() if v is not None}))
+            if info.get("seller"):  # the creator's or shop's reply: the seller's words, read like any of theirs
+                units.append(Unit(text, quote_block, "p", first.region, False, False, first.context, ""))
+            else:
+                units.append(Unit(text, quote_block, "blockquote", first.region, True, False, first.context, "",
+                                  {k: v for k, v in info.items() if v is not None}))
             quote = []
 
     for offset, block in enumerate(card):
@@ -399,6 +412,8 @@ def card_units(card: Sequence[Block], index: int) -> list[Unit]:
             if quote:
                 close()
             info = {"reviewer": handle}
+            if _SELLER_BADGE.search(text):  # "tom_wilde \u00b7 Creator": the page's own author answering
+                info["seller"] = True
             commenter = True
             continue
         if words <= 12 and small_print(text):  # "Vine Customer Review of Free Product": the seller's notice
@@ -485,6 +500,14 @@ def segment(blocks: Sequence[Block]) -> list[Unit]:
                     units.extend(quotes)
                     index = end
                     continue
+        end = _unnamed_card_end(blocks, index) if block.group < 0 else 0
+        if end:  # a review card its markup does not name: read as one, like a class-named card
+            quotes = [unit for quote in card_units(blocks[index:end], index) for unit in _without_small_print(quote)]
+            for unit in quotes:
+                unit.section = section
+            units.extend(quotes)
+            index = end
+            continue
         if "guarantee" in context and "testimonial" not in context:
             end = index + 1
             while (
@@ -528,3 +551,23 @@ def segment(blocks: Sequence[Block]) -> list[Unit]:
 
 
 _BYLINE_CHARS = 120
+_UNNAMED_CARD_BLOCKS = 5  # after the stars: a title, up to three paragraphs of quote, the byline
+
+
+def _unnamed_card_end(blocks: Sequence[Block], index: int) -> int:
+    """A review card whose class names say nothing ("rc", or a framework's hashed names): a line of star glyphs
+    alone, then within a few blocks of the same region a reviewer's byline ("Walter J. \u00b7 Verified Buyer \u00b7 1
+    day ago") with something between them. The index after the byline, or 0 when the blocks are no such card.
+    A rating summary ("\u2605\u2605\u2605\u2605\u2605 4.9 from 2,000 reviews") is not glyphs alone: never the start
+    of one."""
+    text = blocks[index].text
+    if len(text) > 20 or not text.strip() or text.strip(_STAR_CHARS + "\u2606 "):
+        return 0
+    region = blocks[index].region
+    for end in range(index + 1, min(len(blocks), index + _UNNAMED_CARD_BLOCKS + 2)):
+        block = blocks[end]
+        if block.region != region or block.group >= 0 or (block.tag in HEADING_TAGS and end > index + 1):
+            return 0  # (a heading right under the stars is the review's title; a later one opens a section)
+        if len(block.text) <= _BYLINE_CHARS and byline(block.text) is not None:
+            return end + 1 if end > index + 1 else 0
+    return 0
