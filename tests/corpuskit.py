@@ -15,8 +15,8 @@ SEEDS = ROOT.parent / "shared" / "seeds"
 
 @cache
 def all_pages() -> tuple[LabelledPage, ...]:
-    """Every labelled page, the seed pages last (when they are there)."""
-    return tuple(load_corpus(CORPUS, SEEDS if SEEDS.is_dir() else None))
+    """Every labelled page, the seed pages last (when they are there: ``load_corpus`` skips them otherwise)."""
+    return tuple(load_corpus(CORPUS, SEEDS))
 
 
 def corpus_pages() -> tuple[LabelledPage, ...]:

@@ -476,6 +476,14 @@ def card_units(card: Sequence[Block], index: int) -> list[Unit]:
     return units
 
 
+def _card_quotes(card: Sequence[Block], index: int, section: str) -> list[Unit]:
+    """A card's quotes (``card_units``) without the seller's small print, under the section they stand in."""
+    quotes = [unit for quote in card_units(card, index) for unit in _without_small_print(quote)]
+    for unit in quotes:
+        unit.section = section
+    return quotes
+
+
 def segment(blocks: Sequence[Block]) -> list[Unit]:
     """Cut a page's blocks into units, in page order: every sentence, bullet, cell and quote."""
     units: list[Unit] = []
@@ -493,19 +501,14 @@ def segment(blocks: Sequence[Block]) -> list[Unit]:
                 end += 1
             card = blocks[index:end]
             if len(_join(card)) <= MAX_TESTIMONIAL_CHARS * 4:
-                quotes = [unit for quote in card_units(card, index) for unit in _without_small_print(quote)]
+                quotes = _card_quotes(card, index, section)
                 if quotes:
-                    for unit in quotes:
-                        unit.section = section
                     units.extend(quotes)
                     index = end
                     continue
         end = _unnamed_card_end(blocks, index) if block.group < 0 else 0
         if end:  # a review card its markup does not name: read as one, like a class-named card
-            quotes = [unit for quote in card_units(blocks[index:end], index) for unit in _without_small_print(quote)]
-            for unit in quotes:
-                unit.section = section
-            units.extend(quotes)
+            units.extend(_card_quotes(blocks[index:end], index, section))
             index = end
             continue
         if "guarantee" in context and "testimonial" not in context:
