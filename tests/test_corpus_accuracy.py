@@ -24,10 +24,10 @@ from monitor.statements import TYPES
 ROOT = Path(__file__).resolve().parents[1]
 
 # floors: a little under the shipped model's scores (bench/accuracy.py), never above them
-BLIND_TEST_FLOORS = {"kind_f1": 0.92, "claim_recall": 0.90, "disease_recall": 0.88, "disease_precision": 0.86,
+BLIND_TEST_FLOORS = {"kind_f1": 0.92, "claim_recall": 0.90, "disease_recall": 0.89, "disease_precision": 0.89,
                      "dshea_f1": 0.97, "days_exact": 0.94}
 OWN_TEST_FLOORS = {"kind_f1": 0.92, "claim_recall": 0.88, "disease_recall": 0.90, "dshea_f1": 0.97}
-REGULATOR_TEST_FLOORS = {"fda_101_93_g": 0.80, "warning_letters": 0.82, "more_letters": 0.72}
+REGULATOR_TEST_FLOORS = {"fda_101_93_g": 0.80, "warning_letters": 0.82, "more_letters": 0.70}
 
 
 def _load_scoring() -> ModuleType:

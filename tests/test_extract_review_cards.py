@@ -190,3 +190,37 @@ def test_a_card_its_markup_does_not_name_is_one_quote_with_its_reviewer_stars_an
     assert "Our drops support restful sleep." in texts
     assert "Shop replied: thank you, Walt!" in texts
     assert not any("Verified Buyer" in text or text == "Walt J." for text in texts)
+
+
+LETTER_CARDS = """<html><body><main>
+<h2>Letters From Our Readers</h2>
+<div class="letter-card"><div class="stars">\u2605\u2605\u2605\u2605\u2605</div><h3>Back on the Golf Course</h3>
+<p>Dear Tallow Farm,</p>
+<p>For three winters my knees locked up every morning. Since your capsules came in the post I walk the dog again.</p>
+<p class="sig">Edna W., Mankato, Minnesota</p></div>
+<div class="card"><div class="stars">\u2605\u2605\u2605\u2605</div>
+<p>I take two a day with breakfast and I feel steadier on the stairs.</p>
+<p>Harold B.</p></div>
+<div class="card"><div class="stars">\u2605\u2605\u2605\u2605\u2605</div><h3>Tallow Joint Formula</h3>
+<p>Supports flexible, comfortable joints.</p><p>$29.95</p></div>
+</main></body></html>"""
+
+
+def test_a_card_opened_by_stars_and_signed_by_a_person_is_a_customers_quote() -> None:
+    """A card whose class names call no review ("letter-card", "card"): stars alone at its top and a person's
+    signature ("Edna W., Mankato, Minnesota") make it a customer's card: one quote, the salutation no title; a
+    product tile with stars and no signature stays the seller's."""
+    units = segment(html_to_blocks(LETTER_CARDS))
+    quotes = [unit for unit in units if unit.testimonial]
+    assert [unit.text for unit in quotes] == [
+        "For three winters my knees locked up every morning. Since your capsules came in the post I walk the dog "
+        "again.",
+        "I take two a day with breakfast and I feel steadier on the stairs.",
+    ]
+    assert [unit.card for unit in quotes] == [
+        {"stars": 5.0, "title": "Back on the Golf Course", "reviewer": "Edna W., Mankato, Minnesota"},
+        {"stars": 4.0, "reviewer": "Harold B."},
+    ]
+    texts = [unit.text for unit in units]
+    assert "Supports flexible, comfortable joints." in texts  # the product tile: the seller's claim
+    assert not any(text.startswith(("Dear Tallow", "Edna W.")) for text in texts)

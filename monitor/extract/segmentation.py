@@ -229,8 +229,8 @@ def _handle(text: str) -> str | None:
     return name
 
 
-# a person's name with an initial: "Rachel B.", "- Dana R., Ohio", "Linda K., 58"
-_PERSON = re.compile(r"^\s*(?:[-~\u2013\u2014]+\s*)?[A-Z][a-z'\u2019-]+ [A-Z]\.(?:,\s*[\w .'-]{1,30})?$")
+# a person's name with an initial: "Rachel B.", "- Dana R., Ohio", "Frank D., Terre Haute, Indiana"
+_PERSON = re.compile(r"^\s*(?:[-~\u2013\u2014]+\s*)?[A-Z][a-z'\u2019-]+ [A-Z]\.(?:,\s*[\w .'-]{1,30}){0,2}$")
 _BYLINE_SEPARATOR = re.compile(r"\s*[\u00b7|\u2022]\s*")
 _BYLINE_META = re.compile(
     r"^(?:verified (?:buyer|purchase|customer|reviewer)|(?:reviewed|posted)\b.{0,60}"
@@ -457,6 +457,8 @@ def card_units(card: Sequence[Block], index: int) -> list[Unit]:
             close()
             info = {}
             continue
+        if words <= 6 and _SALUTATION.match(text):  # "Dear Harlan Health,": a letter's opening, no title
+            continue
         heading = block.tag in HEADING_TAGS
         short_line = words <= 8 and text[-1:] not in ".!?\"\u201d" and text[:1] not in "\"\u201c" and not commenter
         if (heading or short_line) and not quote:  # a title (a comment under a handle has none)
@@ -474,6 +476,9 @@ def card_units(card: Sequence[Block], index: int) -> list[Unit]:
         merged.update({k: v for k, v in info.items() if v is not None and k not in merged})
         last.card = merged
     return units
+
+
+_SALUTATION = re.compile(r"^(?:dear|hi|hello|to)\b[^.!?]{0,50},$", re.IGNORECASE)
 
 
 def _card_quotes(card: Sequence[Block], index: int, section: str) -> list[Unit]:
@@ -495,7 +500,7 @@ def segment(blocks: Sequence[Block]) -> list[Unit]:
         context = block.context
         if block.tag in HEADING_TAGS and block.region in ("main", "footer"):
             section = " ".join(block.text.split())[:120]
-        if block.group >= 0 and not _TESTIMONIAL_CONTEXT.isdisjoint(context):
+        if block.group >= 0 and (not _TESTIMONIAL_CONTEXT.isdisjoint(context) or _starred_card(blocks, index)):
             end = index + 1
             while end < count and blocks[end].group == block.group:
                 end += 1
@@ -557,14 +562,33 @@ _BYLINE_CHARS = 120
 _UNNAMED_CARD_BLOCKS = 5  # after the stars: a title, up to three paragraphs of quote, the byline
 
 
+def _stars_alone(text: str) -> bool:
+    """A line of star glyphs and nothing else ("\u2605\u2605\u2605\u2605\u2605"): how a review card opens."""
+    return len(text) <= 20 and bool(text.strip()) and not text.strip(_STAR_CHARS + "\u2606 ")
+
+
+def _starred_card(blocks: Sequence[Block], index: int) -> bool:
+    """A card its class names call no review ("letter-card", "card"): it opens with star glyphs alone and is
+    signed by a person ("Frank D., Terre Haute, Indiana") or a reviewer's byline, so it is a customer's."""
+    if not _stars_alone(blocks[index].text):
+        return False
+    group = blocks[index].group
+    for block in blocks[index + 1:index + _UNNAMED_CARD_BLOCKS + 2]:
+        if block.group != group:
+            return False
+        text = " ".join(block.text.split())
+        if len(text) <= _BYLINE_CHARS and (_PERSON.match(text) or byline(text) is not None):
+            return True
+    return False
+
+
 def _unnamed_card_end(blocks: Sequence[Block], index: int) -> int:
     """A review card whose class names say nothing ("rc", or a framework's hashed names): a line of star glyphs
     alone, then within a few blocks of the same region a reviewer's byline ("Walter J. \u00b7 Verified Buyer \u00b7 1
     day ago") with something between them. The index after the byline, or 0 when the blocks are no such card.
     A rating summary ("\u2605\u2605\u2605\u2605\u2605 4.9 from 2,000 reviews") is not glyphs alone: never the start
     of one."""
-    text = blocks[index].text
-    if len(text) > 20 or not text.strip() or text.strip(_STAR_CHARS + "\u2606 "):
+    if not _stars_alone(blocks[index].text):
         return 0
     region = blocks[index].region
     for end in range(index + 1, min(len(blocks), index + _UNNAMED_CARD_BLOCKS + 2)):
