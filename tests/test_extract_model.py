@@ -56,6 +56,28 @@ def test_section_headings_are_context_not_statements() -> None:
     assert [unit.section for unit in segment(html_to_blocks(html))][-1] == "Our guarantee"
 
 
+@pytest.mark.parametrize(
+    ("text", "units"),
+    [
+        # an advertiser's teaser question and its short answer: one sentence, the disease named in it
+        ("Gout flare? Flush the crystals.", ["Gout flare? Flush the crystals."]),
+        ("Tired? Stressed? Try NightCalm tonight.", ["Tired? Stressed? Try NightCalm tonight."]),
+        # a question of more words, or a longer answer, stays apart
+        ("Is it safe with my blood pressure pills? Ask your doctor first.",
+         ["Is it safe with my blood pressure pills?", "Ask your doctor first."]),
+        ("Stiff knees? Most people in our survey said the cold weather made their knees ache more.",
+         ["Stiff knees?", "Most people in our survey said the cold weather made their knees ache more."]),
+    ],
+)
+def test_a_teaser_question_and_its_answer_are_one_unit(text: str, units: list[str]) -> None:
+    assert [unit.text for unit in segment([Block(text)])] == units
+
+
+def test_a_teaser_and_its_answer_are_read_as_the_disease_claim_they_make() -> None:
+    found = extract_statements([Block("Gout flare? Flush the crystals.", tag="li")])
+    assert [(s.kind, s.type) for s in found] == [("claim", "disease")]
+
+
 @pytest.mark.parametrize("ticker", [
     "19 people joined the challenge this week",
     "Maria from Austin just ordered 2 bottles",

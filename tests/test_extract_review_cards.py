@@ -89,6 +89,15 @@ def test_endorsement_notices_are_other_disclaimers(text: str) -> None:
         ("Sam D., Leeds | June 4, 2025 | Verified Purchase", "Sam D., Leeds"),
         ("Free shipping \u00b7 30-day returns", None),
         ("Magnesium Glycinate \u00b7 120 capsules", None),
+        # commas for separators after a person's name and initial; the place stays with the name
+        ("Ifeoma N., verified purchaser", "Ifeoma N."),
+        ("Bernard K., Scranton PA, Verified Buyer", "Bernard K., Scranton PA"),
+        ("Frank D., Terre Haute, Indiana", None),  # no date, no badge: a signature, not a byline on its own
+        # a few words about the reviewer beside the badge or the date
+        ("Priya K. \u00b7 Verified Buyer \u00b7 Mom of a 7-year-old", "Priya K."),
+        ("Alana T. \u00b7 22 weeks \u00b7 reviewed 4 days ago", "Alana T."),
+        ("Dana R. \u00b7 Verified Buyer \u00b7 This changed my life.", None),  # a sentence: the quote's
+        ("Dana R. \u00b7 loved it \u00b7 so good", None),  # nothing that makes it a byline
     ],
 )
 def test_bylines(text: str, reviewer: str | None) -> None:

@@ -45,7 +45,7 @@ __all__ = ["RULES_VERSION", "PageAnalysis", "analyse_page", "clear_caches", "ext
 
 # bump whenever rules, lexicons, vocabulary, features or segmentation change: stored statements are
 # re-extracted under the new version (the model's own version is appended by ``extractor_version``)
-RULES_VERSION = "2026.12.3"
+RULES_VERSION = "2026.12.4"
 _DSHEA_RULES = frozenset({"dshea_evaluated", "dshea_not_intended"})
 RULE_KINDS_KEPT: frozenset[str] = frozenset({"guarantee", "disclaimer"})
 _AUTHORITY_WORDS = (

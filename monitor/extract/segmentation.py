@@ -118,7 +118,27 @@ def _split(text: str) -> list[str]:
         rest = chunk[start:].strip()
         if rest:
             pieces.append(rest)
-    return pieces
+    return _answered(pieces) if "?" in text else pieces
+
+
+_TEASER_WORDS = 3  # "Gout flare?", "Low T?": a teaser question of up to three words
+_ANSWER_WORDS = 6
+
+
+def _answered(pieces: list[str]) -> list[str]:
+    """An advertiser's teaser question and its short answer as one sentence ("Gout flare? Flush the
+    crystals."): the question names what the answer claims to fix, and neither says it alone."""
+    joined: list[str] = []
+    teasing = False  # the last piece is one teaser question or more ("Tired? Stressed?")
+    for piece in pieces:
+        words = len(piece.split())
+        if teasing and (words <= _ANSWER_WORDS if not piece.endswith("?") else words <= _TEASER_WORDS):
+            joined[-1] = f"{joined[-1]} {piece}"
+            teasing = piece.endswith("?")
+        else:
+            joined.append(piece)
+            teasing = piece.endswith("?") and words <= _TEASER_WORDS
+    return joined
 
 
 _OPENING = "\"\u201c"
@@ -233,7 +253,7 @@ def _handle(text: str) -> str | None:
 _PERSON = re.compile(r"^\s*(?:[-~\u2013\u2014]+\s*)?[A-Z][a-z'\u2019-]+ [A-Z]\.(?:,\s*[\w .'-]{1,30}){0,2}$")
 _BYLINE_SEPARATOR = re.compile(r"\s*[\u00b7|\u2022]\s*")
 _BYLINE_META = re.compile(
-    r"^(?:verified (?:buyer|purchase|customer|reviewer)|(?:reviewed|posted)\b.{0,60}"
+    r"^(?:verified (?:buyer|purchaser?|customer|reviewer)|(?:reviewed|posted)\b.{0,60}"
     r"|\d+ (?:minutes?|hours?|days?|weeks?|months?|years?) ago|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
     r"\w* \d{1,2},? \d{4}|\d{1,4}[/.-]\d{1,2}(?:[/.-]\d{1,4})?|top (?:\d+ )?reviewer|vine customer review.{0,40})$",
     re.IGNORECASE,
@@ -242,23 +262,39 @@ _BYLINE_PLACE = re.compile(r"^[A-Z][a-z]+(?: [A-Z][a-z]+)?(?:,? [A-Z][A-Za-z]+)?
 
 
 _CHECK_MARKS = "\u2713\u2714\u2705\u2611 "
+# a person's first name and initial at the start of a line: "Priya K.", "Ifeoma N."
+_INITIALLED = re.compile(r"^[A-Z][a-z'\u2019-]+ [A-Z]\.(?=,|$)")
 
 
 def byline(text: str) -> dict[str, object] | None:
     """A reviewer's byline and nothing else ("Jess T. \u00b7 Verified Buyer \u00b7 2 days ago", "Nate J. \u00b7
     October 24, 2024 \u00b7 Verified Buyer"): the reviewer and ``verified``, or None. It describes the quote
     beside it and is never a statement of its own."""
-    parts = _BYLINE_SEPARATOR.split(" ".join(text.split()).strip(" -~\u2013\u2014"))
+    line = " ".join(text.split()).strip(" -~\u2013\u2014")
+    parts = _BYLINE_SEPARATOR.split(line)
+    person = _INITIALLED.match(parts[0])
+    commas = len(parts) < 2 and person is not None
+    if commas and person:  # "Ifeoma N., verified purchaser": a person's name, then commas
+        parts = [person.group(0), *(part.strip() for part in line[person.end():].split(",") if part.strip())]
     if len(parts) < 2 or len(parts[0].split()) > 5 or not _card_patterns()[1].match(parts[0]):
         return None
     if parts[0].lower().startswith(("verified", "reviewed", "posted")):
         return None  # a marketplace line ("Verified Purchase \u00b7 ..."): _REVIEW_META's
     meta = [part.lstrip(_CHECK_MARKS) for part in parts[1:] if part]  # "\u2714 Verified Buyer"
-    if not meta or not all(_BYLINE_META.match(part) or _BYLINE_PLACE.match(part) for part in meta):
-        return None
     if not any(_BYLINE_META.match(part) for part in meta):
         return None  # "Dana \u00b7 Tucson": too little to tell from a line of text
-    info: dict[str, object] = {"reviewer": parts[0]}
+    # beside a date or "verified": a place or an age; after a person's name with an initial, also a few words
+    # that describe the reviewer ("Mom of a 7-year-old", "22 weeks")
+    if not all(_BYLINE_META.match(part) or _BYLINE_PLACE.match(part)
+               or (person and len(part.split()) <= 5 and part[-1:] not in ".!?") for part in meta):
+        return None
+    # the reviewer: the name, with the place after it when commas set them apart ("Bernard K., Scranton PA")
+    reviewer = parts[0]
+    for part in parts[1:] if commas else ():
+        if _BYLINE_META.match(part.lstrip(_CHECK_MARKS)):
+            break
+        reviewer += f", {part}"
+    info: dict[str, object] = {"reviewer": reviewer}
     if any(part.lower().startswith("verified") for part in meta):
         info["verified"] = True
     return info
