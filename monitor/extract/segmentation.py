@@ -249,8 +249,9 @@ def _handle(text: str) -> str | None:
     return name
 
 
+_NAME_INITIAL = r"[A-Z][a-z'\u2019-]+ [A-Z]\."  # a first name and an initial: "Rachel B."
 # a person's name with an initial: "Rachel B.", "- Dana R., Ohio", "Frank D., Terre Haute, Indiana"
-_PERSON = re.compile(r"^\s*(?:[-~\u2013\u2014]+\s*)?[A-Z][a-z'\u2019-]+ [A-Z]\.(?:,\s*[\w .'-]{1,30}){0,2}$")
+_PERSON = re.compile(rf"^\s*(?:[-~\u2013\u2014]+\s*)?{_NAME_INITIAL}(?:,\s*[\w .'-]{{1,30}}){{0,2}}$")
 _BYLINE_SEPARATOR = re.compile(r"\s*[\u00b7|\u2022]\s*")
 _BYLINE_META = re.compile(
     r"^(?:verified (?:buyer|purchaser?|customer|reviewer)|(?:reviewed|posted)\b.{0,60}"
@@ -263,7 +264,7 @@ _BYLINE_PLACE = re.compile(r"^[A-Z][a-z]+(?: [A-Z][a-z]+)?(?:,? [A-Z][A-Za-z]+)?
 
 _CHECK_MARKS = "\u2713\u2714\u2705\u2611 "
 # a person's first name and initial at the start of a line: "Priya K.", "Ifeoma N."
-_INITIALLED = re.compile(r"^[A-Z][a-z'\u2019-]+ [A-Z]\.(?=,|$)")
+_INITIALLED = re.compile(rf"^{_NAME_INITIAL}(?=,|$)")
 
 
 def byline(text: str) -> dict[str, object] | None:
@@ -273,8 +274,9 @@ def byline(text: str) -> dict[str, object] | None:
     line = " ".join(text.split()).strip(" -~\u2013\u2014")
     parts = _BYLINE_SEPARATOR.split(line)
     person = _INITIALLED.match(parts[0])
-    commas = len(parts) < 2 and person is not None
-    if commas and person:  # "Ifeoma N., verified purchaser": a person's name, then commas
+    commas = False
+    if person is not None and len(parts) < 2:  # "Ifeoma N., verified purchaser": a person's name, then commas
+        commas = True
         parts = [person.group(0), *(part.strip() for part in line[person.end():].split(",") if part.strip())]
     if len(parts) < 2 or len(parts[0].split()) > 5 or not _card_patterns()[1].match(parts[0]):
         return None
